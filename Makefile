@@ -1,0 +1,41 @@
+# The two commands: `make demo` and `make test`. Both bootstrap the locked environment first.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := .venv
+UV := $(VENV)/bin/uv
+export HEALTHEX_HOME ?= $(CURDIR)/.healthex
+export DAGSTER_HOME := $(HEALTHEX_HOME)/dagster
+
+.PHONY: demo test lint typecheck pytest ui bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	touch $@
+
+demo: $(VENV)/.synced
+	$(VENV)/bin/healthex demo
+
+test: lint typecheck pytest
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/pyright
+
+# pytest exits 5 when it collected no test: that is a failure, never a pass.
+pytest: $(VENV)/.synced
+	$(VENV)/bin/pytest -n 2 -q; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+ui: $(VENV)/.synced
+	mkdir -p $(DAGSTER_HOME)
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(VENV) .healthex

@@ -1,0 +1,36 @@
+"""Contract of ``encounters``: one row per Encounter."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from data_contracts.provenance import Provenance, UtcDatetime
+
+
+class Encounters(Provenance):
+    """A visit: class, type, period, reason and the organisation that provided it."""
+
+    resource_type: str = pa.Field(eq="Encounter")
+    encounter_class: str = pa.Field(nullable=True)
+    type_code: str = pa.Field(nullable=True)
+    type_display: str = pa.Field(nullable=True)
+    period_start: UtcDatetime = pa.Field(nullable=True)
+    period_end: UtcDatetime = pa.Field(nullable=True)
+    status: str = pa.Field(nullable=True)
+    reason_code: str = pa.Field(nullable=True)
+    reason_display: str = pa.Field(nullable=True)
+    service_provider: str = pa.Field(nullable=True)
+
+    class Config(Provenance.Config):
+        """Name the schema after its table so row-level failures read ``encounters: <check>``."""
+
+        name = "encounters"
+
+    @pa.dataframe_check(name="period_end_ge_period_start")
+    @classmethod
+    def _period_ordered(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """A visit that ends before it starts has swapped or mis-parsed bounds."""
+        return data.lazyframe.select(
+            (pl.col("period_end") >= pl.col("period_start")).fill_null(value=True)
+        )

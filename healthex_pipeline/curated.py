@@ -1,0 +1,128 @@
+"""Build one curated table for one partition: run its model, split by contract, write.
+
+The model's control columns decide a row's fate: ``_entered_in_error`` rows are excluded and
+counted, ``_cast_errors`` rows and rows failing the table's contract go to quarantine; the rest
+land. Nothing is rebuilt when the model and its staging inputs are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from data_contracts.registry import split_valid
+from healthex_pipeline.partition import PartitionContext
+from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
+from healthex_pipeline.quarantine import QuarantineEntry, to_table
+from healthex_pipeline.raw_zone import RawPartition
+from healthex_pipeline.staging import StagingPartition
+from healthex_pipeline.transforms import Model
+from healthex_pipeline.warehouse import Warehouse, read_fingerprint
+
+
+@dataclass
+class CuratedBuild:
+    """What a build did; counts only, so it can go into Dagster metadata."""
+
+    rows: int = 0
+    entered_in_error: int = 0
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+    unchanged: bool = False
+
+
+def _fingerprint(model: Model, staging: StagingPartition) -> str:
+    parts = [model.text_hash] + [
+        f"{dep}:{read_fingerprint(staging.view_file(dep))}" for dep in model.staging_deps
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _register_raw_objects(con: duckdb.DuckDBPyConnection, raw: RawPartition) -> None:
+    seen = raw.first_seen()
+    con.register(
+        "raw_objects_arrow",
+        pa.table(
+            {
+                "raw_sha256": pa.array(list(seen), pa.string()),
+                "fetched_at": pa.array(
+                    [datetime.fromisoformat(t) for t in seen.values()], pa.timestamp("us", "UTC")
+                ),
+            }
+        ),
+    )
+    con.execute("CREATE OR REPLACE TEMP VIEW raw_objects AS SELECT * FROM raw_objects_arrow")
+
+
+def _quarantine_cast_errors(frame: pl.DataFrame) -> list[QuarantineEntry]:
+    return [
+        QuarantineEntry(
+            stage="staging",
+            raw_sha256=row["raw_sha256"],
+            locator="curated row",
+            resource_type=row["resource_type"],
+            resource_id=row["resource_id"],
+            reason="value does not cast: " + ", ".join(row["_cast_errors"]),
+        )
+        for row in frame.select("raw_sha256", "resource_type", "resource_id", "_cast_errors")
+        .iter_rows(named=True)
+    ]
+
+
+def build_table(
+    con: duckdb.DuckDBPyConnection,
+    model: Model,
+    ctx: PartitionContext,
+    raw: RawPartition,
+    staging: StagingPartition,
+    warehouse: Warehouse,
+) -> CuratedBuild:
+    """Run ``model`` for one partition and write its table and quarantine files."""
+    fingerprint = _fingerprint(model, staging)
+    target = warehouse.partition_file(model.name, ctx.user_key, ctx.connector)
+    if read_fingerprint(target) == fingerprint:
+        return CuratedBuild(unchanged=True)
+    for dep in model.staging_deps:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW stg_{dep} AS "
+            f"SELECT * FROM read_parquet('{staging.view_file(dep)}')"
+        )
+    staging.register_resources(con, "raw_resources")
+    _register_raw_objects(con, raw)
+    result = pl.from_arrow(
+        con.sql(
+            model.sql,
+            params={"user_key": ctx.user_key, "connector": ctx.connector, "run_id": ctx.run_id},
+        ).to_arrow_table()
+    )
+    assert isinstance(result, pl.DataFrame)
+    error_mask = pl.col("_cast_errors").list.len() > 0
+    entered_in_error = result.filter(pl.col("_entered_in_error") & ~error_mask).height
+    kept = result.filter(~pl.col("_entered_in_error") | error_mask)
+    quarantined = _quarantine_cast_errors(kept.filter(error_mask))
+    candidates = kept.filter(~error_mask).drop("_entered_in_error", "_cast_errors")
+    good, rejected = split_valid(model.name, candidates)
+    quarantined += [
+        QuarantineEntry(
+            stage="contract",
+            raw_sha256=row["raw_sha256"],
+            locator="curated row",
+            resource_type=row["resource_type"],
+            resource_id=row["resource_id"],
+            reason=row["reason"],
+        )
+        for row in rejected.iter_rows(named=True)
+    ]
+    warehouse.write(model.name, ctx.user_key, ctx.connector, good.to_arrow(), fingerprint)
+    warehouse.write(
+        QUARANTINE_TABLE,
+        ctx.user_key,
+        ctx.connector,
+        to_table(quarantined, ctx.user_key, ctx.connector, ctx.run_id),
+        name=f"curated-{model.name}.parquet",
+    )
+    return CuratedBuild(rows=good.height, entered_in_error=entered_in_error, quarantined=quarantined)

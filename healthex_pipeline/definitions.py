@@ -1,0 +1,26 @@
+"""The one Definitions of the code location: gathers defs/ and binds resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from healthex_pipeline.defs.checks.checks import asset_checks
+from healthex_pipeline.defs.curated.assets import curated_assets
+from healthex_pipeline.defs.ingest.assets import raw_fhir
+from healthex_pipeline.defs.jobs import partition_pipeline
+from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.defs.staging.assets import staging
+from healthex_pipeline.settings import Settings
+
+
+def build_defs(settings: Settings) -> dg.Definitions:
+    """Definitions bound to one HEALTHEX_HOME (tests and the CLI pass their own)."""
+    return dg.Definitions(
+        assets=[raw_fhir, staging, *curated_assets],
+        asset_checks=asset_checks,
+        jobs=[partition_pipeline],
+        resources={"storage": PipelineStorage(home=str(settings.home))},
+    )
+
+
+defs = build_defs(Settings.from_env())

@@ -1,0 +1,75 @@
+"""Per-partition checks on every curated table, re-reading what actually landed."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from data_contracts.registry import validate_table
+from healthex_pipeline.defs.partitions import partition_context
+from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
+from healthex_pipeline.transforms import Model, models
+
+
+def _contract_check(model: Model) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=model.name,
+        name="contract",
+        blocking=True,
+        description=f"Every landed row of `{model.name}` satisfies its pandera contract.",
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, storage: PipelineStorage
+    ) -> dg.AssetCheckResult:
+        ctx = partition_context(context)
+        path = storage.warehouse().partition_file(model.name, ctx.user_key, ctx.connector)
+        if not path.exists():
+            return dg.AssetCheckResult(passed=False, metadata={"reason": "no file landed"})
+        report = validate_table(model.name, pl.read_parquet(path))
+        return dg.AssetCheckResult(
+            passed=report.failing_rows == 0,
+            metadata={
+                "rows": report.rows,
+                "failing_rows": report.failing_rows,
+                "failures": dg.MetadataValue.json(report.failures),
+            },
+        )
+
+    return _check
+
+
+def _quarantine_check(model: Model) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=model.name,
+        name="nothing_quarantined",
+        description=f"Warns when the last build of `{model.name}` set rows aside.",
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, storage: PipelineStorage
+    ) -> dg.AssetCheckResult:
+        ctx = partition_context(context)
+        path = storage.warehouse().partition_file(
+            QUARANTINE_TABLE, ctx.user_key, ctx.connector, f"curated-{model.name}.parquet"
+        )
+        frame = pl.read_parquet(path) if path.exists() else pl.DataFrame()
+        by_reason = (
+            frame.group_by("stage", "reason").len().sort("len", descending=True).head(20)
+            if frame.height
+            else pl.DataFrame()
+        )
+        return dg.AssetCheckResult(
+            passed=frame.height == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "quarantined_rows": frame.height,
+                "by_reason": dg.MetadataValue.json(
+                    {f"{r['stage']}: {r['reason']}": r["len"] for r in by_reason.iter_rows(named=True)}
+                ),
+            },
+        )
+
+    return _check
+
+
+asset_checks = [check(model) for model in models() for check in (_contract_check, _quarantine_check)]

@@ -1,0 +1,48 @@
+"""Curated assets: one per SQL model in transforms/models, depending on the views it reads."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import dagster as dg
+
+from healthex_pipeline import duck
+from healthex_pipeline.curated import build_table
+from healthex_pipeline.defs.partitions import partition_context, user_connector
+from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.defs.staging.assets import staging_key
+from healthex_pipeline.transforms import MODELS_DIR, Model, models
+
+
+def _curated_asset(model: Model) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=model.name,
+        deps=[staging_key(dep) for dep in model.staging_deps],
+        partitions_def=user_connector,
+        group_name="curated",
+        kinds={"duckdb", "parquet"},
+        description=f"Curated table `{model.name}` built by transforms/models/{model.name}.sql.",
+        metadata={"model": str(MODELS_DIR / f"{model.name}.sql")},
+    )
+    def _asset(context: dg.AssetExecutionContext, storage: PipelineStorage) -> dg.MaterializeResult:
+        ctx = partition_context(context)
+        stores = storage.stores(ctx.user_key, ctx.connector)
+        with duck.connect() as con:
+            build = build_table(con, model, ctx, stores.raw, stores.staging, stores.warehouse)
+        if build.unchanged:
+            return dg.MaterializeResult(metadata={"unchanged": True})
+        reasons = Counter(entry.reason for entry in build.quarantined)
+        return dg.MaterializeResult(
+            metadata={
+                "unchanged": False,
+                "rows": build.rows,
+                "entered_in_error_excluded": build.entered_in_error,
+                "quarantined_rows": len(build.quarantined),
+                "quarantine_reasons": dg.MetadataValue.json(dict(reasons.most_common(20))),
+            }
+        )
+
+    return _asset
+
+
+curated_assets = [_curated_asset(model) for model in models()]

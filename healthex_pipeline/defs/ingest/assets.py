@@ -1,0 +1,42 @@
+"""Raw zone asset: lands whatever deliveries wait in the partition's inbox."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from healthex_pipeline import duck
+from healthex_pipeline.defs.partitions import partition_context, user_connector
+from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.ingest import ingest_pending
+
+
+@dg.asset(
+    partitions_def=user_connector,
+    group_name="ingest",
+    kinds={"fhir", "json"},
+    description=(
+        "Deliveries exactly as received, content-addressed by sha256, with one manifest per "
+        "delivery; unreadable inputs are quarantined with their position and reason."
+    ),
+)
+def raw_fhir(context: dg.AssetExecutionContext, storage: PipelineStorage) -> dg.MaterializeResult:
+    """Land the partition's pending inbox batches."""
+    ctx = partition_context(context)
+    stores = storage.stores(ctx.user_key, ctx.connector)
+    with duck.connect() as con:
+        result = ingest_pending(con, stores, ctx, storage.limits)
+    context.log.info(
+        f"landed {result.deliveries} deliveries ({result.new_deliveries} new), "
+        f"{result.objects} objects, {result.quarantined} inputs quarantined"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "deliveries": result.deliveries,
+            "new_deliveries": result.new_deliveries,
+            "objects": result.objects,
+            "bytes": dg.MetadataValue.int(result.bytes),
+            "resources_by_type": dg.MetadataValue.json(dict(sorted(result.resources_by_type.items()))),
+            "outcomes_skipped": result.outcomes_skipped,
+            "quarantined_inputs": result.quarantined,
+        }
+    )

@@ -1,0 +1,51 @@
+"""Staging assets: one per ViewDefinition, computed together in one pass over the resources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from healthex_pipeline import duck
+from healthex_pipeline.defs.ingest.assets import raw_fhir
+from healthex_pipeline.defs.partitions import partition_context, user_connector
+from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.transforms import VIEWS_DIR, staging_views
+
+
+def staging_key(view: str) -> dg.AssetKey:
+    return dg.AssetKey(["staging", view])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            staging_key(view.name),
+            deps=[raw_fhir],
+            group_name="staging",
+            kinds={"duckdb", "parquet"},
+            description=f"SQL-on-FHIR view `{view.name}` ({view.compiled.resource}).",
+            metadata={"view_definition": str(VIEWS_DIR / f"{view.name}.json")},
+        )
+        for view in staging_views()
+    ],
+    partitions_def=user_connector,
+)
+def staging(context: dg.AssetExecutionContext, storage: PipelineStorage) -> Iterator[dg.MaterializeResult]:
+    """Run every staging view over the partition's unpacked resources."""
+    ctx = partition_context(context)
+    stores = storage.stores(ctx.user_key, ctx.connector)
+    with duck.connect() as con:
+        stats = stores.staging.build_views(con)
+    for view in staging_views():
+        if stats is None:
+            yield dg.MaterializeResult(asset_key=staging_key(view.name), metadata={"unchanged": True})
+            continue
+        yield dg.MaterializeResult(
+            asset_key=staging_key(view.name),
+            metadata={
+                "unchanged": False,
+                "rows": stats[view.name].rows,
+                "cast_error_rows": stats[view.name].cast_error_rows,
+            },
+        )

@@ -1,0 +1,110 @@
+"""Land a partition's pending deliveries: raw objects, unpacked resources, ingest quarantine.
+
+Order is the crash-safety argument: objects first (content-addressed, so rewriting is harmless),
+then each object's unpacked resources and quarantine file, and the manifest last. Until the
+manifest exists nothing downstream treats the delivery as received.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import duckdb
+
+from healthex_pipeline.partition import PartitionContext
+from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
+from healthex_pipeline.quarantine import QuarantineEntry, to_table
+from healthex_pipeline.raw_zone import RawObject, RawPartition
+from healthex_pipeline.staging import StagingPartition
+from healthex_pipeline.unpack import Framed, IngestLimits, InputRejected, frame, unpack
+from healthex_pipeline.warehouse import Warehouse, write_parquet_atomic
+
+
+@dataclass
+class IngestResult:
+    """Counts for Dagster metadata and the CLI summary; no values."""
+
+    deliveries: int = 0
+    new_deliveries: int = 0
+    objects: int = 0
+    bytes: int = 0
+    outcomes_skipped: int = 0
+    resources_by_type: Counter[str] = field(default_factory=Counter)
+    quarantined: int = 0
+
+
+@dataclass(frozen=True)
+class PartitionStores:
+    """The three stores a partition's ingest writes to."""
+
+    raw: RawPartition
+    staging: StagingPartition
+    warehouse: Warehouse
+
+
+def _unpack_object(
+    con: duckdb.DuckDBPyConnection,
+    stores: PartitionStores,
+    obj: RawObject,
+    ctx: PartitionContext,
+    limits: IngestLimits,
+    fhir_version: str | None,
+) -> tuple[int, int]:
+    """Unpack one object into its resources file; returns (outcomes skipped, quarantined)."""
+    try:
+        framed = frame(stores.raw.object_path(obj.sha256), obj.name, limits)
+        rejected_whole: list[QuarantineEntry] = []
+    except InputRejected as exc:
+        framed = Framed.empty()
+        rejected_whole = [QuarantineEntry("ingest", obj.sha256, "file", None, None, str(exc))]
+    unpacked = unpack(con, framed, obj.sha256, fhir_version)
+    entries = rejected_whole + [
+        QuarantineEntry("ingest", obj.sha256, loc, rtype, rid, reason)
+        for loc, rtype, rid, reason in unpacked.quarantined
+    ]
+    if entries:
+        stores.warehouse.write(
+            QUARANTINE_TABLE,
+            ctx.user_key,
+            ctx.connector,
+            to_table(entries, ctx.user_key, ctx.connector, ctx.run_id),
+            name=f"ingest-{obj.sha256}.parquet",
+        )
+    write_parquet_atomic(stores.staging.resources_file(obj.sha256), unpacked.resources)
+    return unpacked.outcomes, len(entries)
+
+
+def _type_counts(con: duckdb.DuckDBPyConnection, stores: PartitionStores, sha: str) -> Counter[str]:
+    rows = con.execute(
+        "SELECT resource_type, count(*) FROM read_parquet(?) GROUP BY ALL",
+        [str(stores.staging.resources_file(sha))],
+    ).fetchall()
+    return Counter({str(t): int(n) for t, n in rows})
+
+
+def ingest_pending(
+    con: duckdb.DuckDBPyConnection,
+    stores: PartitionStores,
+    ctx: PartitionContext,
+    limits: IngestLimits,
+    fhir_version: str | None = None,
+) -> IngestResult:
+    """Land every complete inbox batch of the partition, oldest first."""
+    result = IngestResult()
+    for batch in stores.raw.pending_batches():
+        manifest = stores.raw.land(batch)
+        counts: Counter[str] = Counter()
+        for obj in manifest.objects:
+            if not stores.staging.resources_file(obj.sha256).exists():
+                outcomes, quarantined = _unpack_object(con, stores, obj, ctx, limits, fhir_version)
+                result.outcomes_skipped += outcomes
+                result.quarantined += quarantined
+            counts += _type_counts(con, stores, obj.sha256)
+        manifest.resource_counts = dict(sorted(counts.items()))
+        result.deliveries += 1
+        result.new_deliveries += stores.raw.commit(manifest, batch)
+        result.objects += len(manifest.objects)
+        result.bytes += sum(o.size for o in manifest.objects)
+        result.resources_by_type += counts
+    return result

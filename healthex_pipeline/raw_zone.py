@@ -1,0 +1,200 @@
+"""Raw zone: input bytes exactly as received, content-addressed, with one manifest per delivery.
+
+Layout per partition (``raw/user=<key>/connector=<c>/``):
+- ``inbox/<batch>/``: files waiting to be landed (written by an import or a push delivery),
+  with ``batch.json`` naming each file's source; removed once landed.
+- ``objects/<sha256>``: immutable received bytes.
+- ``manifests/<manifest_id>.json``: what a delivery contained; written last, so a manifest only
+  ever names objects that are fully on disk. The id is derived from the object hashes, which makes
+  landing the same delivery twice a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from healthex_pipeline.settings import partition_dir
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    """One file waiting in an inbox batch; ``name`` is its source name (data layer only)."""
+
+    path: Path
+    name: str
+
+
+@dataclass(frozen=True)
+class RawObject:
+    """A landed object and where it came from."""
+
+    sha256: str
+    size: int
+    name: str
+    input_index: int
+
+
+@dataclass
+class Manifest:
+    """One delivery: the objects it carried and what they contained."""
+
+    manifest_id: str
+    connector: str
+    received_at: str
+    source: dict[str, Any]
+    objects: list[RawObject]
+    resource_counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "manifest_id": self.manifest_id,
+                "connector": self.connector,
+                "received_at": self.received_at,
+                "source": self.source,
+                "objects": [o.__dict__ for o in self.objects],
+                "resource_counts": self.resource_counts,
+            },
+            option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Manifest:
+        doc = orjson.loads(data)
+        return cls(
+            manifest_id=doc["manifest_id"],
+            connector=doc["connector"],
+            received_at=doc["received_at"],
+            source=doc["source"],
+            objects=[RawObject(**o) for o in doc["objects"]],
+            resource_counts=doc.get("resource_counts", {}),
+        )
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """Hash a file in chunks, so large exports never sit in memory."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class RawPartition:
+    """The raw zone of one user × connector."""
+
+    def __init__(self, raw_root: Path, user_key: str, connector: str) -> None:
+        self.root = partition_dir(raw_root, user_key, connector)
+        self.connector = connector
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.root / "objects"
+
+    @property
+    def manifests_dir(self) -> Path:
+        return self.root / "manifests"
+
+    def object_path(self, sha256: str) -> Path:
+        return self.objects_dir / sha256
+
+    def stage(self, files: Iterable[InboxFile], source_kind: str) -> str:
+        """Copy files into a new inbox batch; the batch becomes visible only when complete."""
+        batch = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
+        tmp = self.inbox / f".{batch}.tmp"
+        tmp.mkdir(parents=True)
+        names = []
+        for index, item in enumerate(files):
+            shutil.copyfile(item.path, tmp / f"{index:05d}")
+            names.append(item.name)
+        _write_atomic(tmp / "batch.json", orjson.dumps({"kind": source_kind, "names": names}))
+        os.replace(tmp, self.inbox / batch)
+        return batch
+
+    def pending_batches(self) -> list[Path]:
+        """Complete inbox batches, oldest first."""
+        if not self.inbox.exists():
+            return []
+        return sorted(p for p in self.inbox.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def land(self, batch: Path) -> Manifest:
+        """Copy a batch's files into content-addressed objects; returns the manifest to commit.
+
+        The batch stays in the inbox until ``commit``, so a crash before then loses nothing and
+        a rerun lands the same objects again (an object already present is not rewritten).
+        """
+        meta = orjson.loads((batch / "batch.json").read_bytes())
+        self.objects_dir.mkdir(parents=True, exist_ok=True)
+        objects: list[RawObject] = []
+        for index, name in enumerate(meta["names"]):
+            path = batch / f"{index:05d}"
+            sha, size = sha256_file(path)
+            objects.append(RawObject(sha256=sha, size=size, name=name, input_index=index + 1))
+            target = self.object_path(sha)
+            if not target.exists():
+                tmp = target.with_name(f".{sha}.{uuid.uuid4().hex}.tmp")
+                shutil.copyfile(path, tmp)
+                tmp.chmod(0o444)
+                os.replace(tmp, target)
+        manifest_id = hashlib.sha256(
+            "\n".join(sorted({o.sha256 for o in objects})).encode()
+        ).hexdigest()[:32]
+        return Manifest(
+            manifest_id=manifest_id,
+            connector=self.connector,
+            received_at=datetime.now(UTC).isoformat(),
+            source={"kind": meta["kind"], "files": len(objects)},
+            objects=objects,
+        )
+
+    def commit(self, manifest: Manifest, batch: Path) -> bool:
+        """Write the manifest (the commit point of a delivery) and drop the inbox batch.
+
+        Returns False when an identical delivery was committed before (nothing new).
+        """
+        self.manifests_dir.mkdir(parents=True, exist_ok=True)
+        target = self.manifests_dir / f"{manifest.manifest_id}.json"
+        is_new = not target.exists()
+        if is_new:
+            _write_atomic(target, manifest.to_json())
+        shutil.rmtree(batch)
+        return is_new
+
+    def manifests(self) -> Iterator[Manifest]:
+        if not self.manifests_dir.exists():
+            return
+        for path in sorted(self.manifests_dir.glob("*.json")):
+            yield Manifest.from_json(path.read_bytes())
+
+    def first_seen(self) -> dict[str, str]:
+        """Object hash → the earliest time a manifest received it (the rows' ``fetched_at``)."""
+        seen: dict[str, str] = {}
+        for manifest in self.manifests():
+            for obj in manifest.objects:
+                if obj.sha256 not in seen or manifest.received_at < seen[obj.sha256]:
+                    seen[obj.sha256] = manifest.received_at
+        return seen

@@ -1,0 +1,75 @@
+"""Account id → opaque pseudonym, the only place the two are linked.
+
+The pseudonym is HMAC-SHA256 of the account id under a registry-wide secret and a per-account
+random salt. The salt row is what a deletion destroys: without it the pseudonym cannot be
+recomputed, even by someone holding the secret, so keys left in Dagster's records are unlinkable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS registry_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+    account_id TEXT PRIMARY KEY,
+    salt BLOB NOT NULL,
+    user_key TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+"""
+
+USER_KEY_PATTERN = r"^u_[0-9a-f]{24}$"
+
+
+class PseudonymRegistry:
+    """SQLite-backed mapping; safe to open from several processes (SQLite serialises writers)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as con, con:
+            con.executescript(_SCHEMA)
+            con.execute(
+                "INSERT OR IGNORE INTO registry_secret (id, secret) VALUES (1, ?)",
+                (secrets.token_bytes(32),),
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self._path, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        return con
+
+    def user_key(self, account_id: str) -> str:
+        """Return the account's pseudonym, registering the account on first sight."""
+        if not account_id.strip():
+            raise ValueError("account id is empty")
+        with closing(self._connect()) as con, con:
+            row = con.execute(
+                "SELECT user_key FROM accounts WHERE account_id = ?", (account_id,)
+            ).fetchone()
+            if row:
+                return str(row[0])
+            (secret,) = con.execute("SELECT secret FROM registry_secret").fetchone()
+            salt = secrets.token_bytes(16)
+            digest = hmac.new(secret, salt + account_id.encode(), hashlib.sha256).hexdigest()
+            key = f"u_{digest[:24]}"
+            con.execute(
+                "INSERT INTO accounts (account_id, salt, user_key, created_at) VALUES (?, ?, ?, ?)",
+                (account_id, salt, key, datetime.now(UTC).isoformat()),
+            )
+            return key
+
+    def lookup(self, account_id: str) -> str | None:
+        """The pseudonym of a registered account, or None; never registers."""
+        with closing(self._connect()) as con:
+            row = con.execute(
+                "SELECT user_key FROM accounts WHERE account_id = ?", (account_id,)
+            ).fetchone()
+        return str(row[0]) if row else None

@@ -1,0 +1,45 @@
+"""Launch pipeline runs on the Dagster instance under HEALTHEX_HOME, so they show in the UI.
+
+Runs execute in this process (no daemon needed), but against the same instance storage that
+`dagster dev` reads, with the same partition keys a sensor would use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from healthex_pipeline.definitions import build_defs
+from healthex_pipeline.defs.partitions import partition_key, users
+from healthex_pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """The run's id and whether every step and blocking check succeeded."""
+
+    run_id: str
+    success: bool
+
+
+def instance_for(settings: Settings) -> dg.DagsterInstance:
+    """The persistent Dagster instance of this HEALTHEX_HOME."""
+    settings.ensure()
+    return dg.DagsterInstance.from_config(str(settings.dagster_home))
+
+
+def run_partition(settings: Settings, user_key: str, connector: str) -> RunOutcome:
+    """Register the user's partition if new and run the partition pipeline for it."""
+    instance = instance_for(settings)
+    assert users.name is not None
+    if not instance.has_dynamic_partition(users.name, user_key):
+        instance.add_dynamic_partitions(users.name, [user_key])
+    job = build_defs(settings).resolve_job_def("partition_pipeline")
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=partition_key(user_key, connector),
+        raise_on_error=False,
+        tags={"healthex/command": "import"},
+    )
+    return RunOutcome(run_id=result.run_id, success=result.success)

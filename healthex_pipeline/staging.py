@@ -1,0 +1,100 @@
+"""Staging: unpacked resources per raw object, and every ViewDefinition run over a partition.
+
+Per partition (``staging/user=<key>/connector=<c>/``):
+- ``resources/<sha256>.parquet``: the resources of one raw object (derived once, immutable);
+- ``views/<view>.parquet``: each staging view over all of the partition's resources, rebuilt
+  only when the set of objects or the transforms change (fingerprint in the file's metadata).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from healthex_pipeline.settings import partition_dir
+from healthex_pipeline.transforms import STAGING_SOURCE, staging_fingerprint, staging_views
+from healthex_pipeline.warehouse import read_fingerprint, write_parquet_atomic
+
+RESOURCES_COLUMNS = """
+    raw_sha256 VARCHAR, locator VARCHAR, full_url VARCHAR, fhir_version VARCHAR,
+    resource_type VARCHAR, resource_id VARCHAR, id_synthesized BOOLEAN, version_id VARCHAR,
+    last_updated VARCHAR, resource JSON
+"""
+
+
+@dataclass(frozen=True)
+class ViewStats:
+    """Rows a view produced for a partition, and how many carry cast errors."""
+
+    rows: int
+    cast_error_rows: int
+
+
+class StagingPartition:
+    """The staging files of one user × connector."""
+
+    def __init__(self, staging_root: Path, user_key: str, connector: str) -> None:
+        self.root = partition_dir(staging_root, user_key, connector)
+
+    @property
+    def resources_dir(self) -> Path:
+        return self.root / "resources"
+
+    @property
+    def views_dir(self) -> Path:
+        return self.root / "views"
+
+    def resources_file(self, sha256: str) -> Path:
+        return self.resources_dir / f"{sha256}.parquet"
+
+    def view_file(self, view: str) -> Path:
+        return self.views_dir / f"{view}.parquet"
+
+    def resource_files(self) -> list[Path]:
+        if not self.resources_dir.exists():
+            return []
+        return sorted(self.resources_dir.glob("*.parquet"))
+
+    def register_resources(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        """Expose the partition's unpacked resources as a temp view (typed even when empty)."""
+        files = self.resource_files()
+        if files:
+            listing = ", ".join(f"'{f}'" for f in files)
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * REPLACE (resource::JSON AS "
+                f"resource) FROM read_parquet([{listing}])"
+            )
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({RESOURCES_COLUMNS})")
+
+    def fingerprint(self) -> str:
+        names = "\n".join(f.stem for f in self.resource_files())
+        return hashlib.sha256(f"{staging_fingerprint()}\n{names}".encode()).hexdigest()
+
+    def build_views(self, con: duckdb.DuckDBPyConnection) -> dict[str, ViewStats] | None:
+        """Run every staging view; None when nothing changed since the last build."""
+        fingerprint = self.fingerprint()
+        views = staging_views()
+        if all(read_fingerprint(self.view_file(v.name)) == fingerprint for v in views):
+            return None
+        self.register_resources(con, "partition_resources")
+        stats: dict[str, ViewStats] = {}
+        for view in views:
+            versions = view.compiled.fhir_versions
+            where = (
+                "WHERE fhir_version IN (" + ", ".join(f"'{v}'" for v in versions) + ")"
+                if versions
+                else ""
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {STAGING_SOURCE} AS "
+                f"SELECT * FROM partition_resources {where}"
+            )
+            table = con.sql(view.compiled.sql).to_arrow_table()
+            write_parquet_atomic(self.view_file(view.name), table, fingerprint)
+            errors = table.column("_cast_errors").to_pylist()
+            stats[view.name] = ViewStats(table.num_rows, sum(1 for e in errors if e))
+        return stats

@@ -1,0 +1,120 @@
+"""Builders of contract-conforming frames and crafted bad rows for the contract tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+
+from data_contracts.registry import CONTRACTS, split_valid
+
+SENTINEL = "SENTINEL-7f3a9c"
+"""A cell value that must never surface in a rejection reason."""
+
+AT = dt.datetime(2021, 6, 7, 1, 0, tzinfo=dt.UTC)
+
+_PROVENANCE: dict[str, Any] = {
+    "user_key": "u_0123456789abcdef01234567",
+    "connector": "healthex",
+    "resource_version": "1",
+    "raw_sha256": "a" * 64,
+    "fetched_at": AT,
+    "run_id": "run-1",
+}
+
+_ROWS: dict[str, dict[str, Any]] = {
+    "lab_results": _PROVENANCE
+    | {
+        "resource_type": "Observation",
+        "loinc_code": "5193-8",
+        "code_system": "http://loinc.org",
+        "code_display": "Hepatitis B virus surface Ab",
+        "effective_at": AT,
+        "issued_at": AT,
+        "value_num": 3.1,
+        "value_text": None,
+        "unit": "mIU/mL",
+        "ucum_code": "m[IU]/mL",
+        "ref_low": 10.0,
+        "ref_high": 100.0,
+        "ref_text": ">=10.00",
+        "interpretation": "L",
+        "status": "final",
+        "encounter_id": "enc-1",
+    },
+    "medications": _PROVENANCE
+    | {
+        "resource_type": "MedicationRequest",
+        "rxnorm_code": "314076",
+        "medication_display": "lisinopril 10 MG Oral Tablet",
+        "status": "active",
+        "intent": "order",
+        "authored_at": AT,
+        "dosage_text": "1 tablet daily",
+        "encounter_id": "enc-1",
+    },
+    "immunizations": _PROVENANCE
+    | {
+        "resource_type": "Immunization",
+        "cvx_code": "140",
+        "vaccine_display": "Influenza, seasonal, injectable, preservative free",
+        "occurrence_at": AT,
+        "status": "completed",
+        "lot_number": "LOT-1",
+        "primary_source": True,
+        "encounter_id": "enc-1",
+    },
+    "encounters": _PROVENANCE
+    | {
+        "resource_type": "Encounter",
+        "encounter_class": "AMB",
+        "type_code": "185349003",
+        "type_display": "Encounter for check up",
+        "period_start": AT,
+        "period_end": AT + dt.timedelta(minutes=30),
+        "status": "finished",
+        "reason_code": "494",
+        "reason_display": "Limb Pain",
+        "service_provider": "Organization/1",
+    },
+    "quarantine": {
+        "user_key": "u_0123456789abcdef01234567",
+        "connector": "fasten",
+        "stage": "ingest",
+        "raw_sha256": "b" * 64,
+        "locator": "input 2 line 17",
+        "resource_type": "Observation",
+        "resource_id": "obs-1",
+        "reason": "not a JSON object with a resourceType",
+        "run_id": "run-1",
+        "quarantined_at": AT,
+    },
+}
+
+
+def good_frame(table: str, rows: int = 3) -> pl.DataFrame:
+    """Return ``rows`` valid rows of ``table`` (ids ``id-0``, ``id-1``, …) in contract dtypes."""
+    columns = CONTRACTS[table].to_schema().columns
+    schema = {name: column.dtype.type for name, column in columns.items()}
+    records = [_ROWS[table] | {"resource_id": f"id-{i}"} for i in range(rows)]
+    return pl.DataFrame(records, schema=schema)
+
+
+def with_cell(df: pl.DataFrame, row: int, column: str, value: object) -> pl.DataFrame:
+    """Return ``df`` with one cell replaced, keeping the column's dtype."""
+    values = df[column].to_list()
+    values[row] = value
+    return df.with_columns(pl.Series(column, values, dtype=df.schema[column]))
+
+
+def assert_only_row_rejected(
+    table: str, df: pl.DataFrame, row: int, reason: str, sentinel: str = SENTINEL
+) -> None:
+    """Assert exactly ``row`` is rejected with ``reason``, the rest kept, and no value leaks."""
+    good, rejected = split_valid(table, df)
+
+    assert rejected["resource_id"].to_list() == [df["resource_id"][row]]
+    assert rejected["reason"].to_list() == [reason]
+    assert good.equals(df.filter(pl.int_range(pl.len()) != row))
+    assert all(sentinel not in text for text in rejected["reason"])

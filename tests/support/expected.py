@@ -1,0 +1,189 @@
+"""Independent oracle: expected distinct-resource counts per curated table, from the raw files.
+
+It re-implements the pipeline's selection rules with plain ``json``/``gzip`` (deliberately no
+``healthex_pipeline`` import) so pipeline tests compare against a second, simple implementation:
+
+- ``*.json``: a Bundle yields its ``entry[].resource`` (entries without one skipped), anything
+  else is one resource; ``_index.json`` (sandbox request index) is not data.
+- ``*.ndjson``, ``*.ndjson.gz``, ``*.phr``: one resource per non-blank line; ``log.ndjson``
+  (bulk-export log) is not FHIR.
+- Files or lines that are not JSON, or not an object with a string ``resourceType``, are skipped
+  (the pipeline quarantines them); OperationOutcomes belong to no table.
+- ``lab_results``: Observation with a category coding of code ``laboratory`` (category is an
+  array in R4, one object in DSTU2); ``medications``: MedicationRequest, MedicationStatement,
+  MedicationOrder; ``immunizations``: Immunization; ``encounters``: Encounter.
+- Status ``entered-in-error`` is excluded and tallied separately.
+- Counts are distinct ``(resourceType, id)``; a resource without an id counts once each.
+
+Counts (``python -m tests.support.expected``; excluded as entered-in-error in brackets):
+
+=============== =========== =========== ============= ==========
+set             lab_results medications immunizations encounters
+=============== =========== =========== ============= ==========
+synthea-r4      133 [0]     25 [0]      79 [0]        96 [0]
+synthea-dstu2   11 [0]      0 [0]       22 [0]        7 [0]
+pathling-ndjson 984 [0]     51 [0]      102 [0]       217 [0]
+smart-ndjson    0 [0]       1745 [0]    161 [0]       1215 [0]
+apple-health    1 [0]       1 [0]       0 [0]         0 [0]
+fasten          8 [0]       5 [0]       7 [0]         3 [0]
+epic-r4         0 [0]       2 [0]       7 [0]         0 [0]
+cerner-r4       0 [0]       0 [0]       0 [0]         68 [0]
+=============== =========== =========== ============= ==========
+
+No set contains entered-in-error resources, ids are unique within each set, and the only
+resource without an id is apple-health's lab Observation (``ref_range_text.json``, which also
+lacks ``status``). Both fasten ``*_broken_parse.json`` files are valid JSON and are counted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tests.support.fixture_sets import FIXTURE_SETS, fixture_dir
+
+TABLES = ("lab_results", "medications", "immunizations", "encounters")
+_TABLE_OF_TYPE = {
+    "MedicationRequest": "medications",
+    "MedicationStatement": "medications",
+    "MedicationOrder": "medications",
+    "Immunization": "immunizations",
+    "Encounter": "encounters",
+}
+_NOT_DATA = frozenset({"_index.json", "log.ndjson"})
+_LINE_SUFFIXES = (".ndjson", ".ndjson.gz", ".phr")
+
+Resource = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Distinct kept resources and entered-in-error exclusions, both per table."""
+
+    counts: dict[str, int]
+    entered_in_error: dict[str, int]
+
+
+def _as_resource(value: object) -> Resource | None:
+    """Return the value when it is a JSON object with a string resourceType, else None."""
+    if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+        return value
+    return None
+
+
+def _loads(data: bytes) -> object:
+    """Parse JSON; unparsable input (bad JSON or UTF-8) is None, as the pipeline quarantines it."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _json_file_resources(path: Path) -> Iterator[Resource]:
+    """Yield a Bundle's entry resources, or the file itself when it is a single resource."""
+    document = _as_resource(_loads(path.read_bytes()))
+    if document is None:
+        return
+    if document["resourceType"] != "Bundle":
+        yield document
+        return
+    for entry in document.get("entry") or []:
+        resource = _as_resource(entry.get("resource")) if isinstance(entry, dict) else None
+        if resource is not None:
+            yield resource
+
+
+def _line_file_resources(path: Path) -> Iterator[Resource]:
+    """Yield one resource per non-blank NDJSON line (gzip-compressed when named .gz)."""
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        data = gzip.decompress(data)
+    for line in data.splitlines():
+        resource = _as_resource(_loads(line)) if line.strip() else None
+        if resource is not None:
+            yield resource
+
+
+def iter_resources(root: Path) -> Iterator[Resource]:
+    """Yield every FHIR resource found in the data files below ``root``, in path order."""
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.name in _NOT_DATA:
+            continue
+        if path.name.endswith(".json"):
+            yield from _json_file_resources(path)
+        elif path.name.endswith(_LINE_SUFFIXES):
+            yield from _line_file_resources(path)
+
+
+def _is_laboratory(observation: Resource) -> bool:
+    """Whether any category (list in R4, single object in DSTU2) has the code ``laboratory``."""
+    categories = observation.get("category") or []
+    if isinstance(categories, dict):
+        categories = [categories]
+    return any(
+        isinstance(coding, dict) and coding.get("code") == "laboratory"
+        for category in categories
+        if isinstance(category, dict)
+        for coding in category.get("coding") or []
+    )
+
+
+def table_of(resource: Resource) -> str | None:
+    """Name the curated table the resource belongs to, or None."""
+    if resource["resourceType"] == "Observation":
+        return "lab_results" if _is_laboratory(resource) else None
+    return _TABLE_OF_TYPE.get(resource["resourceType"])
+
+
+def tally(root: Path) -> Tally:
+    """Count distinct kept and entered-in-error resources per table for the files below root."""
+    kept: dict[str, set[tuple[str, str | int]]] = {table: set() for table in TABLES}
+    dropped: dict[str, set[tuple[str, str | int]]] = {table: set() for table in TABLES}
+    for ordinal, resource in enumerate(iter_resources(root)):
+        table = table_of(resource)
+        if table is None:
+            continue
+        resource_id = resource.get("id")
+        key_id: str | int = resource_id if isinstance(resource_id, str) and resource_id else ordinal
+        target = dropped if resource.get("status") == "entered-in-error" else kept
+        target[table].add((resource["resourceType"], key_id))
+    return Tally(
+        counts={table: len(keys) for table, keys in kept.items()},
+        entered_in_error={table: len(keys) for table, keys in dropped.items()},
+    )
+
+
+@cache
+def _tally_set(name: str) -> Tally:
+    """Tally a named fixture set once per process."""
+    return tally(fixture_dir(name))
+
+
+def expected_counts(name: str) -> dict[str, int]:
+    """Expected distinct rows per curated table for the named fixture set."""
+    return dict(_tally_set(name).counts)
+
+
+def entered_in_error_counts(name: str) -> dict[str, int]:
+    """Resources per table the pipeline must drop as entered-in-error for the named set."""
+    return dict(_tally_set(name).entered_in_error)
+
+
+def main() -> None:
+    """Print the counts of every available set (the table in this module's docstring)."""
+    for name in FIXTURE_SETS:
+        if not fixture_dir(name).is_dir():
+            print(f"{name}: absent")
+            continue
+        result = _tally_set(name)
+        cells = (f"{t}={result.counts[t]} [{result.entered_in_error[t]}]" for t in TABLES)
+        print(f"{name}: " + "  ".join(cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+-- immunizations: R4 Immunization and DSTU2 Immunization in the same columns, newest version per id.
+-- DSTU2 has `date` for the occurrence and `reported` (the inverse of R4's primarySource).
+WITH unioned AS (
+    SELECT raw_sha256, resource_id, version_id, last_updated, status, cvx_code, vaccine_text,
+           vaccine_coding_display, occurrence, lot_number, primary_source, encounter_ref,
+           _cast_errors
+    FROM stg_immunization
+    UNION ALL BY NAME
+    SELECT raw_sha256, resource_id, version_id, last_updated,
+           CASE WHEN was_not_given THEN 'not-done' ELSE status END AS status,
+           cvx_code, vaccine_text, vaccine_coding_display, occurrence, lot_number,
+           NOT reported AS primary_source, encounter_ref, _cast_errors
+    FROM stg_immunization_dstu2
+), latest AS (
+    SELECT u.*, r.fetched_at,
+        row_number() OVER (
+            PARTITION BY u.resource_id
+            ORDER BY fhir_instant(u.last_updated) DESC NULLS LAST, r.fetched_at DESC, u.raw_sha256
+        ) AS version_rank
+    FROM unioned AS u
+    JOIN raw_objects AS r USING (raw_sha256)
+), encounter_urls AS (
+    SELECT full_url, resource_id FROM raw_resources
+    WHERE resource_type = 'Encounter' AND full_url IS NOT NULL
+), shaped AS (
+    SELECT l.*, fhir_instant(l.occurrence) AS occurrence_at,
+        coalesce(e.resource_id, reference_id(l.encounter_ref, 'Encounter')) AS encounter_id
+    FROM latest AS l
+    LEFT JOIN encounter_urls AS e ON e.full_url = l.encounter_ref
+    WHERE l.version_rank = 1
+)
+SELECT
+    $user_key AS user_key,
+    $connector AS connector,
+    'Immunization' AS resource_type,
+    resource_id,
+    version_id AS resource_version,
+    raw_sha256,
+    fetched_at,
+    $run_id AS run_id,
+    cvx_code,
+    coalesce(vaccine_text, vaccine_coding_display) AS vaccine_display,
+    occurrence_at,
+    status,
+    lot_number,
+    primary_source,
+    encounter_id,
+    status = 'entered-in-error' AS _entered_in_error,
+    list_concat(_cast_errors, unparsed('occurrence_at', occurrence, occurrence_at)) AS _cast_errors
+FROM shaped
+ORDER BY resource_id
