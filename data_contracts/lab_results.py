@@ -37,7 +37,8 @@ class LabResults(Provenance):
     ref_high: float = pa.Field(nullable=True)
     ref_text: str = pa.Field(nullable=True)
     interpretation: str = pa.Field(nullable=True)
-    status: str = pa.Field(isin=OBSERVATION_STATUSES)
+    # Required by FHIR, but Apple Health exports omit it; kept null rather than invented.
+    status: str = pa.Field(isin=OBSERVATION_STATUSES, nullable=True)
     encounter_id: str = pa.Field(nullable=True)
 
     class Config(Provenance.Config):

@@ -1,5 +1,6 @@
-"""R4 builders for the administrative and visit resources: Patient, Organization, Encounter,
-Condition and Immunization (observations and medications have their own modules).
+"""R4 builders: Patient, Organization, Encounter, Condition and Immunization.
+
+Observations and medications have their own modules.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ def patient(src: Source, mrn_system: str, mrn: str) -> Resource:
                 "use": "usual",
                 "type": {
                     "coding": [
-                        {"system": IDENTIFIER_TYPE, "code": "MR", "display": "Medical record number"}
+                        {
+                            "system": IDENTIFIER_TYPE,
+                            "code": "MR",
+                            "display": "Medical record number",
+                        }
                     ],
                     "text": "MRN",
                 },
@@ -94,9 +99,7 @@ def organization(src: Source, npi: str, street: str) -> Resource:
     }
 
 
-def encounter(
-    src: Source, visit: Visit, kind: EncounterKind, reason: Code | None, clinician: str
-) -> Resource:
+def encounter(src: Source, visit: Visit, kind: EncounterKind, reason: Code | None) -> Resource:
     """A finished Encounter with its v3 ActCode class, SNOMED type and reason."""
     resource: Resource = {
         "resourceType": "Encounter",
@@ -105,7 +108,7 @@ def encounter(
         "class": {"system": ACT_CODE, "code": kind.act_code, "display": kind.act_display},
         "type": [concept(kind.type, visit.display)],
         "subject": src.patient_ref(),
-        "participant": [{"individual": {"display": clinician}}],
+        "participant": [{"individual": {"display": visit.clinician}}],
         "period": {"start": src.when(visit.start), "end": src.when(visit.end)},
         "serviceProvider": src.organization_ref(),
     }

@@ -38,6 +38,7 @@ class Visit:
     display: str
     start: datetime
     end: datetime
+    clinician: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,7 @@ SELECT
     reason_code,
     coalesce(reason_display, reason_text) AS reason_display,
     service_provider,
-    status = 'entered-in-error' AS _entered_in_error,
+    coalesce(status = 'entered-in-error', false) AS _entered_in_error,
     list_concat(
         _cast_errors,
         unparsed('period_start', period_start, period_start_at),

@@ -45,7 +45,7 @@ SELECT
     lot_number,
     primary_source,
     encounter_id,
-    status = 'entered-in-error' AS _entered_in_error,
+    coalesce(status = 'entered-in-error', false) AS _entered_in_error,
     list_concat(_cast_errors, unparsed('occurrence_at', occurrence, occurrence_at)) AS _cast_errors
 FROM shaped
 ORDER BY resource_id

@@ -49,7 +49,7 @@ SELECT
     interpretation,
     status,
     encounter_id,
-    status = 'entered-in-error' AS _entered_in_error,
+    coalesce(status = 'entered-in-error', false) AS _entered_in_error,
     list_concat(
         _cast_errors,
         unparsed('effective_at',

@@ -73,7 +73,7 @@ SELECT
     authored_at,
     dosage_text,
     encounter_id,
-    status = 'entered-in-error' AS _entered_in_error,
+    coalesce(status = 'entered-in-error', false) AS _entered_in_error,
     list_concat(_cast_errors, unparsed('authored_at', authored_on, authored_at)) AS _cast_errors
 FROM shaped
 ORDER BY resource_type, resource_id
