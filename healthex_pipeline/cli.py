@@ -62,7 +62,9 @@ def import_command(
 @app.command("sql")
 def sql_command(
     query: Annotated[str, typer.Argument(help="A read-only SQL query over the catalog's views.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of row objects.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array of row objects.")
+    ] = False,
 ) -> None:
     """Query the curated tables (read-only)."""
     from healthex_pipeline.warehouse import Warehouse

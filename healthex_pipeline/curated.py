@@ -68,8 +68,9 @@ def _quarantine_cast_errors(frame: pl.DataFrame) -> list[QuarantineEntry]:
             resource_id=row["resource_id"],
             reason="value does not cast: " + ", ".join(row["_cast_errors"]),
         )
-        for row in frame.select("raw_sha256", "resource_type", "resource_id", "_cast_errors")
-        .iter_rows(named=True)
+        for row in frame.select(
+            "raw_sha256", "resource_type", "resource_id", "_cast_errors"
+        ).iter_rows(named=True)
     ]
 
 
@@ -125,4 +126,6 @@ def build_table(
         to_table(quarantined, ctx.user_key, ctx.connector, ctx.run_id),
         name=f"curated-{model.name}.parquet",
     )
-    return CuratedBuild(rows=good.height, entered_in_error=entered_in_error, quarantined=quarantined)
+    return CuratedBuild(
+        rows=good.height, entered_in_error=entered_in_error, quarantined=quarantined
+    )

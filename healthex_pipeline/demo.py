@@ -80,7 +80,8 @@ def run_demo(settings: Settings, n_users: int, seed: int) -> DemoSummary:
     with warehouse.connect_readonly() as con:
         for model in models():
             [(count,)] = con.execute(
-                f"SELECT count(DISTINCT (user_key, connector, resource_type, resource_id)) FROM {model.name}"
+                "SELECT count(DISTINCT (user_key, connector, resource_type, resource_id)) "
+                f"FROM {model.name}"
             ).fetchall()
             summary.actual[model.name] = int(count)
     summary.seconds = time.monotonic() - started

@@ -16,7 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS registry_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS accounts (
     account_id TEXT PRIMARY KEY,
     salt BLOB NOT NULL,

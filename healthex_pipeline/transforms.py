@@ -86,6 +86,7 @@ def models() -> tuple[Model, ...]:
 
 @cache
 def macros_sql() -> str:
+    """The SQL macros every model connection installs."""
     return MACROS_FILE.read_text()
 
 

@@ -109,11 +109,14 @@ def _frame_zip(data: bytes, limits: IngestLimits) -> Framed:
     except zipfile.BadZipFile as exc:
         raise InputRejected("corrupt zip archive") from exc
     members = sorted(
-        info
-        for info in archive.infolist()
-        if not info.is_dir()
-        and "clinical-records/" in info.filename
-        and info.filename.lower().endswith(".json")
+        (
+            info
+            for info in archive.infolist()
+            if not info.is_dir()
+            and "clinical-records/" in info.filename
+            and info.filename.lower().endswith(".json")
+        ),
+        key=lambda info: info.filename,
     )
     if sum(info.file_size for info in members) > limits.max_decompressed_bytes:
         raise InputRejected("decompressed size exceeds the configured limit")
@@ -258,6 +261,8 @@ def unpack(
         params=[raw_sha256, fhir_version],
     ).to_arrow_table()
     con.execute("DROP TABLE unpacked")
-    quarantined = [(loc, None, None, reason) for loc, reason in framed.rejected]
+    quarantined: list[tuple[str, str | None, str | None, str]] = [
+        (loc, None, None, reason) for loc, reason in framed.rejected
+    ]
     quarantined += [(str(loc), rt, rid, str(reason)) for loc, rt, rid, reason in bad]
     return Unpacked(resources, quarantined, int(outcomes), fhir_version)

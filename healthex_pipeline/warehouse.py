@@ -51,7 +51,9 @@ class Warehouse:
         self.root = root
         self.catalog_path = catalog_path
 
-    def partition_file(self, table: str, user_key: str, connector: str, name: str = DATA_FILE) -> Path:
+    def partition_file(
+        self, table: str, user_key: str, connector: str, name: str = DATA_FILE
+    ) -> Path:
         return partition_dir(self.root / table, user_key, connector) / name
 
     def write(

@@ -13,6 +13,7 @@ user_connector = dg.MultiPartitionsDefinition({"user": users, "connector": conne
 
 
 def partition_key(user_key: str, connector: str) -> dg.MultiPartitionKey:
+    """The Dagster key of one user × connector partition."""
     return dg.MultiPartitionKey({"user": user_key, "connector": connector})
 
 

@@ -25,7 +25,9 @@ from healthex_pipeline.sof.fhirpath_ast import (
     Variable,
 )
 
-TokenKind = TypingLiteral["ident", "string", "number", "datetime", "constant", "variable", "op", "end"]
+TokenKind = TypingLiteral[
+    "ident", "string", "number", "datetime", "constant", "variable", "op", "end"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +149,9 @@ _LEVELS: tuple[frozenset[str], ...] = (
     frozenset({"+", "-", "&"}),
     frozenset({"*", "/", "div", "mod"}),
 )
-_KEYWORD_OPS = frozenset({"implies", "or", "xor", "and", "in", "contains", "is", "as", "div", "mod"})
+_KEYWORD_OPS = frozenset(
+    {"implies", "or", "xor", "and", "in", "contains", "is", "as", "div", "mod"}
+)
 _TYPE_LEVEL = 7
 
 

@@ -86,4 +86,6 @@ class Constant:
     name: str
 
 
-Node = Literal | EmptyLiteral | Member | Call | Indexer | Binary | Unary | TypeOp | Variable | Constant
+Node = (
+    Literal | EmptyLiteral | Member | Call | Indexer | Binary | Unary | TypeOp | Variable | Constant
+)

@@ -49,6 +49,7 @@ MACROS: tuple[tuple[str, str, str], ...] = (
         "c",
         "CASE WHEN len(c) > 1 THEN error('FHIRPath: expected at most one item') ELSE c[1] END",
     ),
+    ("sof_one_item", "c, msg", "CASE WHEN len(c) > 1 THEN error(msg) ELSE c[1] END"),
     (
         "sof_bool",
         "c",
@@ -161,7 +162,11 @@ MACROS: tuple[tuple[str, str, str], ...] = (
     ),
     # Output casts: JSON item -> column type; NULL when absent or not castable.
     ("sof_to_any", "j", "sof_text(j)"),
-    ("sof_to_string", "j", "CASE WHEN json_type(j) NOT IN ('OBJECT', 'ARRAY') THEN sof_text(j) END"),
+    (
+        "sof_to_string",
+        "j",
+        "CASE WHEN json_type(j) NOT IN ('OBJECT', 'ARRAY') THEN sof_text(j) END",
+    ),
     (
         "sof_to_boolean",
         "j",

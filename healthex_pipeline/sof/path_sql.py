@@ -233,9 +233,7 @@ class _Translator:
         fhir_type = type_name if type_name[:1].islower() else None
         if isinstance(operand, Member) and operand.name != scope.resource_type:
             parent = (
-                scope.this
-                if operand.base is None
-                else self.translate(operand.base, scope).coll()
+                scope.this if operand.base is None else self.translate(operand.base, scope).coll()
             )
             choice = operand.name + type_name[:1].upper() + type_name[1:]
             plain = f"sof_nav({parent}, {json_path(operand.name)})"
@@ -398,7 +396,9 @@ def _fn_iif(t: _Translator, node: Call, scope: Scope) -> Expr:
     then = t.translate(node.args[1], inner)
     otherwise = t.translate(node.args[2], inner).coll() if len(node.args) > 2 else "[]::JSON[]"
     fhir_type = then.fhir_type if len(node.args) == 2 else None
-    return Expr(f"(CASE WHEN {criterion} THEN {then.coll()} ELSE {otherwise} END)", "coll", fhir_type)
+    return Expr(
+        f"(CASE WHEN {criterion} THEN {then.coll()} ELSE {otherwise} END)", "coll", fhir_type
+    )
 
 
 def _fn_has_value(t: _Translator, node: Call, scope: Scope) -> Expr:
@@ -406,9 +406,7 @@ def _fn_has_value(t: _Translator, node: Call, scope: Scope) -> Expr:
     return _bool(f"(len({base}) = 1 AND json_type({base}[1]) NOT IN ('OBJECT', 'ARRAY'))")
 
 
-def _string_fn(
-    fhir_type: str, body: Callable[[_Translator, Call, Scope, str], str]
-) -> _Handler:
+def _string_fn(fhir_type: str, body: Callable[[_Translator, Call, Scope, str], str]) -> _Handler:
     """A function of one string item: ``body`` builds a JSON SQL value from the item's text."""
 
     def handler(t: _Translator, node: Call, scope: Scope) -> Expr:
@@ -433,8 +431,10 @@ def _fn_to_string(t: _Translator, node: Call, scope: Scope) -> Expr:
         _map_items(
             base,
             scope,
-            lambda v: f"CASE WHEN json_type({v}) NOT IN ('OBJECT', 'ARRAY')"
-            f" THEN to_json(sof_text({v})) END",
+            lambda v: (
+                f"CASE WHEN json_type({v}) NOT IN ('OBJECT', 'ARRAY')"
+                f" THEN to_json(sof_text({v})) END"
+            ),
         ),
         fhir_type="string",
     )
@@ -443,7 +443,9 @@ def _fn_to_string(t: _Translator, node: Call, scope: Scope) -> Expr:
 def _converter(macro: str, fhir_type: str) -> _Handler:
     def handler(t: _Translator, node: Call, scope: Scope) -> Expr:
         base = f"sof_wrap(sof_single({t.base(node, scope).coll()}))"
-        return Expr(_map_items(base, scope, lambda v: f"to_json({macro}({v}))"), fhir_type=fhir_type)
+        return Expr(
+            _map_items(base, scope, lambda v: f"to_json({macro}({v}))"), fhir_type=fhir_type
+        )
 
     return handler
 

@@ -150,7 +150,6 @@ LOINC_DISPLAY: Mapping[str, str] = {
     "8462-4": "Diastolic blood pressure",
     "8867-4": "Heart rate",
     "29463-7": "Body weight",
-    "8302-2": "Body height",
     "39156-5": "Body mass index (BMI) [Ratio]",
     "8310-5": "Body temperature",
     "59408-5": "Oxygen saturation in Arterial blood by Pulse oximetry",
@@ -198,14 +197,14 @@ PANELS: Mapping[str, tuple[str, ...]] = {
 }
 
 BLOOD_PRESSURE, SYSTOLIC, DIASTOLIC = "85354-9", "8480-6", "8462-4"
-BODY_HEIGHT, BMI, SMOKING_STATUS = "8302-2", "39156-5", "72166-2"
+BODY_WEIGHT, BMI, SMOKING_STATUS = "29463-7", "39156-5", "72166-2"
+HEART_RATE, BODY_TEMPERATURE, OXYGEN_SATURATION = "8867-4", "8310-5", "59408-5"
 VITALS: Mapping[str, Vital] = {
     vital.loinc: vital
     for vital in (
-        Vital("8867-4", "/min", 74, 9, 0),
-        Vital("29463-7", "kg", 82, 16, 1),
-        Vital("8310-5", "Cel", 37.4, 0.6, 1),
-        Vital("59408-5", "%", 97, 1.2, 0),
+        Vital(HEART_RATE, "/min", 74, 9, 0),
+        Vital(BODY_TEMPERATURE, "Cel", 37.4, 0.6, 1),
+        Vital(OXYGEN_SATURATION, "%", 97, 1.2, 0),
     )
 }
 SMOKING_ANSWERS = (

@@ -93,7 +93,10 @@ def test_unknown_resource_type_is_quarantined(con, tmp_path):
 
 
 def test_bundle_entry_without_resource_is_quarantined_and_others_land(con, tmp_path):
-    bundle = {"resourceType": "Bundle", "entry": [{"request": {"method": "POST"}}, {"resource": OBS}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "entry": [{"request": {"method": "POST"}}, {"resource": OBS}],
+    }
     result = _unpack(con, _write(tmp_path, "b.json", orjson.dumps(bundle)))
     assert result.resources.column("resource_id").to_pylist() == ["o1"]
     assert result.quarantined == [("document entry 1", None, None, "bundle entry without resource")]

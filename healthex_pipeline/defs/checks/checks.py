@@ -64,7 +64,10 @@ def _quarantine_check(model: Model) -> dg.AssetChecksDefinition:
             metadata={
                 "quarantined_rows": frame.height,
                 "by_reason": dg.MetadataValue.json(
-                    {f"{r['stage']}: {r['reason']}": r["len"] for r in by_reason.iter_rows(named=True)}
+                    {
+                        f"{r['stage']}: {r['reason']}": r["len"]
+                        for r in by_reason.iter_rows(named=True)
+                    }
                 ),
             },
         )
@@ -72,4 +75,6 @@ def _quarantine_check(model: Model) -> dg.AssetChecksDefinition:
     return _check
 
 
-asset_checks = [check(model) for model in models() for check in (_contract_check, _quarantine_check)]
+asset_checks = [
+    check(model) for model in models() for check in (_contract_check, _quarantine_check)
+]

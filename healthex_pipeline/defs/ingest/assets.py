@@ -35,7 +35,9 @@ def raw_fhir(context: dg.AssetExecutionContext, storage: PipelineStorage) -> dg.
             "new_deliveries": result.new_deliveries,
             "objects": result.objects,
             "bytes": dg.MetadataValue.int(result.bytes),
-            "resources_by_type": dg.MetadataValue.json(dict(sorted(result.resources_by_type.items()))),
+            "resources_by_type": dg.MetadataValue.json(
+                dict(sorted(result.resources_by_type.items()))
+            ),
             "outcomes_skipped": result.outcomes_skipped,
             "quarantined_inputs": result.quarantined,
         }

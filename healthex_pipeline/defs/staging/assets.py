@@ -14,6 +14,7 @@ from healthex_pipeline.transforms import VIEWS_DIR, staging_views
 
 
 def staging_key(view: str) -> dg.AssetKey:
+    """Staging assets live under the `staging/` key prefix, one per view."""
     return dg.AssetKey(["staging", view])
 
 
@@ -31,7 +32,9 @@ def staging_key(view: str) -> dg.AssetKey:
     ],
     partitions_def=user_connector,
 )
-def staging(context: dg.AssetExecutionContext, storage: PipelineStorage) -> Iterator[dg.MaterializeResult]:
+def staging(
+    context: dg.AssetExecutionContext, storage: PipelineStorage
+) -> Iterator[dg.MaterializeResult]:
     """Run every staging view over the partition's unpacked resources."""
     ctx = partition_context(context)
     stores = storage.stores(ctx.user_key, ctx.connector)
@@ -39,7 +42,9 @@ def staging(context: dg.AssetExecutionContext, storage: PipelineStorage) -> Iter
         stats = stores.staging.build_views(con)
     for view in staging_views():
         if stats is None:
-            yield dg.MaterializeResult(asset_key=staging_key(view.name), metadata={"unchanged": True})
+            yield dg.MaterializeResult(
+                asset_key=staging_key(view.name), metadata={"unchanged": True}
+            )
             continue
         yield dg.MaterializeResult(
             asset_key=staging_key(view.name),

@@ -1,0 +1,165 @@
+"""Run the official SQL-on-FHIR v2 test files against the compiler and report like upstream.
+
+Each test file's ``resources`` are loaded into an in-memory DuckDB table with a JSON
+``resource`` column, every test's view is compiled and executed, and rows are compared to
+``expect`` ignoring row order (the spec does not define one). ``expectError`` tests pass when
+compilation or execution fails. ``run_suite(...).to_report()`` is the upstream test-report JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from healthex_pipeline.sof.compiler import CAST_ERRORS_COLUMN, compile_view
+from healthex_pipeline.sof.errors import ViewDefinitionError
+from healthex_pipeline.sof.macros import install_macros
+
+_TABLE = "sof_test_resources"
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    """Outcome of one test of one file; ``error`` says why it failed."""
+
+    file: str
+    name: str
+    passed: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteReport:
+    """All results of a suite run."""
+
+    results: tuple[TestResult, ...]
+
+    @property
+    def passed(self) -> int:
+        """Number of passing tests."""
+        return sum(r.passed for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        """Number of failing tests."""
+        return len(self.results) - self.passed
+
+    def to_report(self) -> dict[str, Any]:
+        """The upstream test-report format: ``{file: {"tests": [{name, result}]}}``."""
+        report: dict[str, Any] = {}
+        for r in self.results:
+            result: dict[str, Any] = {"passed": r.passed}
+            if r.error is not None:
+                result["error"] = r.error
+            report.setdefault(r.file, {"tests": []})["tests"].append(
+                {"name": r.name, "result": result}
+            )
+        return report
+
+
+def _normalise(value: Any) -> Any:
+    """Make values comparable: numbers as rounded floats, lists element-wise."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return round(float(value), 9) if math.isfinite(value) else str(value)
+    if isinstance(value, list | tuple):
+        return [_normalise(v) for v in value]
+    return str(value)
+
+
+def _row_key(row: Mapping[str, Any]) -> bytes:
+    return orjson.dumps({k: _normalise(v) for k, v in row.items()}, option=orjson.OPT_SORT_KEYS)
+
+
+def _load_resources(con: duckdb.DuckDBPyConnection, resources: Sequence[Any]) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_TABLE} (resource JSON)")
+    if resources:
+        con.executemany(
+            f"INSERT INTO {_TABLE} VALUES (?)", [[orjson.dumps(r).decode()] for r in resources]
+        )
+
+
+def _execute(
+    con: duckdb.DuckDBPyConnection, view: Mapping[str, Any]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    compiled = compile_view(view, source=_TABLE)
+    relation = con.sql(compiled.sql)
+    names = [n for n in relation.columns if n != CAST_ERRORS_COLUMN]
+    rows = [dict(zip(relation.columns, values, strict=True)) for values in relation.fetchall()]
+    return names, [{n: row[n] for n in names} for row in rows]
+
+
+def _check(test: Mapping[str, Any], names: list[str], rows: list[dict[str, Any]]) -> str | None:
+    """Return why the result does not meet the test's expectation, or None when it does."""
+    if "expectColumns" in test and list(test["expectColumns"]) != names:
+        return f"columns {names} != expected {test['expectColumns']}"
+    if "expectCount" in test:
+        return None if len(rows) == test["expectCount"] else f"{len(rows)} rows, expected count"
+    expected: list[Mapping[str, Any]] = test.get("expect", [])
+    for row in expected:
+        if set(row) != set(names):
+            return f"columns {sorted(names)} != expected {sorted(row)}"
+    got = sorted(_row_key(r) for r in rows)
+    want = sorted(_row_key(r) for r in expected)
+    if got != want:
+        return f"rows differ: got {len(rows)} rows, expected {len(expected)}"
+    return None
+
+
+def run_test(con: duckdb.DuckDBPyConnection, file: str, test: Mapping[str, Any]) -> TestResult:
+    """Run one test against the resources already loaded on ``con``."""
+    name = str(test.get("title", "?"))
+    try:
+        names, rows = _execute(con, test["view"])
+    except (ViewDefinitionError, duckdb.Error) as exc:
+        if test.get("expectError"):
+            return TestResult(file, name, True)
+        return TestResult(file, name, False, f"{type(exc).__name__}: {exc}")
+    if test.get("expectError"):
+        return TestResult(file, name, False, "expected an error, view ran")
+    reason = _check(test, names, rows)
+    return TestResult(file, name, reason is None, reason)
+
+
+def run_file(path: Path) -> list[TestResult]:
+    """Run every test of one suite file on a fresh connection."""
+    case = orjson.loads(path.read_bytes())
+    con = duckdb.connect()
+    try:
+        install_macros(con)
+        _load_resources(con, case.get("resources", []))
+        return [run_test(con, path.name, test) for test in case["tests"]]
+    finally:
+        con.close()
+
+
+def run_suite(directory: Path) -> SuiteReport:
+    """Run every ``*.json`` test file in ``directory`` (sorted by name)."""
+    results: list[TestResult] = []
+    for path in sorted(directory.glob("*.json")):
+        results.extend(run_file(path))
+    return SuiteReport(tuple(results))
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m healthex_pipeline.sof.suite TESTS_DIR [REPORT_JSON]``: run and summarise."""
+    report = run_suite(Path(argv[0]))
+    if len(argv) > 1:
+        Path(argv[1]).write_bytes(orjson.dumps(report.to_report(), option=orjson.OPT_INDENT_2))
+    for r in report.results:
+        if not r.passed:
+            sys.stdout.write(f"FAIL {r.file} :: {r.name}: {r.error}\n")
+    sys.stdout.write(f"{report.passed} passed, {report.failed} failed\n")
+    return 0 if report.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

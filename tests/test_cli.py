@@ -1,0 +1,65 @@
+"""The `healthex` console script, run as a user would run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from tests.support.fixture_sets import fixture_dir
+
+HEALTHEX = str(Path(sys.executable).parent / "healthex")
+
+
+def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HEALTHEX_HOME": str(home)}
+    return subprocess.run([HEALTHEX, *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_import_then_sql_counts_the_labs_the_raw_files_hold(tmp_path: Path) -> None:
+    bundles = sorted(fixture_dir("synthea-r4").glob("*.json"))
+
+    imported = _run(
+        tmp_path, "import", "--user", "any", "--connector", "healthex", *map(str, bundles)
+    )
+    queried = _run(
+        tmp_path, "sql", "--json", "select count(distinct resource_id) n from lab_results"
+    )
+
+    assert imported.returncode == 0, imported.stderr
+    assert orjson.loads(queried.stdout) == [{"n": 133}]
+
+
+def test_import_output_names_no_file_and_no_account(tmp_path: Path) -> None:
+    bundle = next(fixture_dir("synthea-dstu2").glob("*.json"))
+
+    result = _run(
+        tmp_path, "import", "--user", "acct-secret-42", "--connector", "healthex", str(bundle)
+    )
+
+    assert result.returncode == 0
+    output = result.stdout + result.stderr
+    assert "acct-secret-42" not in output
+    assert bundle.stem.split("_")[0] not in output  # Synthea file names carry patient names
+
+
+def test_quarantined_input_exits_3_and_names_its_position(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text('{"resourceType": "Observation", "id": "a", "status": "final"}\n{broken\n')
+
+    result = _run(tmp_path / "home", "import", "--user", "u", "--connector", "fasten", str(bad))
+
+    assert result.returncode == 3
+    assert "quarantined: input 1 line 2: invalid JSON" in result.stderr
+
+
+def test_missing_input_path_exits_2(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path, "import", "--user", "u", "--connector", "fasten", str(tmp_path / "nope")
+    )
+
+    assert result.returncode == 2
+    assert "input 1 is not a readable file or folder" in result.stderr
