@@ -40,6 +40,8 @@ def run_partition(settings: Settings, user_key: str, connector: str) -> RunOutco
         instance=instance,
         partition_key=partition_key(user_key, connector),
         raise_on_error=False,
+        # Event details stay in the instance (the UI); the terminal gets the caller's summary.
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         tags={"healthex/command": "import"},
     )
     return RunOutcome(run_id=result.run_id, success=result.success)

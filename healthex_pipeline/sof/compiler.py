@@ -16,7 +16,7 @@ from typing import Any
 
 from healthex_pipeline.sof.column_types import ColumnType, column_type
 from healthex_pipeline.sof.errors import ViewDefinitionError
-from healthex_pipeline.sof.fhirpath_ast import Node
+from healthex_pipeline.sof.fhirpath_ast import Constant, Node
 from healthex_pipeline.sof.path_sql import Expr, Scope, json_literal, sql_string, translate
 from healthex_pipeline.sof.view_model import Column, ConstantValue, Select, View, load_view
 
@@ -105,7 +105,12 @@ class _Compiler:
         )
 
     def repeat(self, node: Select, element: str, row_index: str) -> str:
-        """The pre-order closure of the repeat paths, unrolled to ``REPEAT_DEPTH`` levels."""
+        """The depth-first closure of the repeat paths, ``REPEAT_DEPTH`` levels at most.
+
+        Levels are expanded breadth-first, each item tagged with its index path ``k``; sorting
+        on ``k`` restores pre-order. Each level wraps the previous one as a list argument (not
+        inside a lambda body), which keeps DuckDB binding time linear in the depth.
+        """
 
         def children(item: str) -> str:
             scope = self.scope(item, row_index)
@@ -115,19 +120,32 @@ class _Compiler:
             ]
             return parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
 
-        def closure(item: str, depth: int) -> str:
-            if depth == 0:
-                return (
-                    f"CASE WHEN len({children(item)}) > 0 THEN error("
-                    f"{sql_string(f'{node.location}.repeat nests deeper than {REPEAT_DEPTH}')})"
-                    f" ELSE [{item}] END"
-                )
-            child = self.fresh()
-            nested = closure(child, depth - 1)
-            return f"list_concat([{item}], flatten(list_transform({children(item)}, lambda {child}: {nested})))"
+        def tagged(parent: str | None, depth: int) -> str:
+            item, position = self.fresh(), self.fresh()
+            source = children(element if parent is None else f"{parent}.n")
+            key = f"[{position}]" if parent is None else f"list_append({parent}.k, {position})"
+            entry = f"{{'k': {key}, 'd': {depth}, 'n': {item}}}"
+            return f"list_transform({source}, lambda {item}, {position}: {entry})"
 
-        top = self.fresh()
-        return f"flatten(list_transform({children(element)}, lambda {top}: {closure(top, REPEAT_DEPTH)}))"
+        def next_level(state: str, depth: int) -> str:
+            parent = self.fresh()
+            frontier = f"list_filter({state}, lambda {parent}: {parent}.d = {depth - 1})"
+            return f"flatten(list_transform({frontier}, lambda {parent}: {tagged(parent, depth)}))"
+
+        state = tagged(None, 0)
+        for depth in range(1, REPEAT_DEPTH + 1):
+            bound = self.fresh()
+            grown = f"list_concat({bound}, {next_level(bound, depth)})"
+            state = f"list_transform([{state}], lambda {bound}: {grown})[1]"
+        bound = self.fresh()
+        too_deep = sql_string(f"{node.location}.repeat nests deeper than {REPEAT_DEPTH} levels")
+        checked = (
+            f"list_transform([{state}], lambda {bound}: CASE WHEN"
+            f" len({next_level(bound, REPEAT_DEPTH + 1)}) > 0 THEN error({too_deep})"
+            f" ELSE {bound} END)[1]"
+        )
+        entry = self.fresh()
+        return f"list_transform(list_sort({checked}), lambda {entry}: {entry}.n)"
 
     def element_rows(self, node: Select, element: str, row_index: str) -> str:
         """Rows for one element: columns x each nested select x (union of unionAll branches)."""
@@ -161,12 +179,17 @@ class _Compiler:
         fields = [f"{sql_string(c.name)}: {a}[{sql_string(c.name)}]" for c in left_columns]
         fields += [f"{sql_string(c.name)}: {b}[{sql_string(c.name)}]" for c in right_columns]
         merged = "{" + ", ".join(fields) + "}"
-        return f"flatten(list_transform({left}, lambda {a}: list_transform({right}, lambda {b}: {merged})))"
+        pairs = f"list_transform({right}, lambda {b}: {merged})"
+        return f"flatten(list_transform({left}, lambda {a}: {pairs}))"
 
     @staticmethod
     def null_row(columns: Sequence[Column]) -> str:
+        """The forEachOrNull row for an empty focus: all NULL, except %rowIndex which is 0."""
         fields = ", ".join(
-            f"{sql_string(c.name)}: NULL::{'JSON[]' if c.collection else 'JSON'}" for c in columns
+            f"{sql_string(c.name)}: "
+            + ("to_json(0)" if c.path == Constant("rowIndex") else "NULL")
+            + f"::{'JSON[]' if c.collection else 'JSON'}"
+            for c in columns
         )
         return "{" + fields + "}"
 
@@ -231,8 +254,9 @@ class _Compiler:
             else "[]::VARCHAR[]"
         )
         kept = [quote_identifier(p) for p in passthrough]
+        resource_type = f"json_extract_string({_RESOURCE}, '$.resourceType')"
         conditions = [
-            f"json_extract_string({_RESOURCE}, '$.resourceType') = {sql_string(self.view.resource)}",
+            f"{resource_type} = {sql_string(self.view.resource)}",
             *self.where(),
         ]
         inner = ", ".join([*(f"_sof_src.{p}" for p in kept), f"unnest({rows}) AS {_ROW}"])

@@ -160,6 +160,44 @@ MACROS: tuple[tuple[str, str, str], ...] = (
         f" WHEN regexp_matches(sof_ref(j), '{_URN}')"
         f" THEN to_json(regexp_extract(sof_ref(j), '{_URN}', 1)) END",
     ),
+    # lowBoundary()/highBoundary(): precision ranges of decimals and partial dates/times.
+    (
+        "sof_decimal_bound",
+        "j, sign",
+        "to_json(j::DOUBLE + sign * 0.5 * pow(10, -length(regexp_extract(sof_text(j),"
+        r" '\.([0-9]+)$', 1))))",
+    ),
+    ("sof_date_low", "s", "s || CASE length(s) WHEN 4 THEN '-01-01' WHEN 7 THEN '-01' ELSE '' END"),
+    (
+        "sof_date_high",
+        "s",
+        "CASE length(s) WHEN 4 THEN s || '-12-31'"
+        " WHEN 7 THEN strftime(last_day(CAST(s || '-01' AS DATE)), '%Y-%m-%d') ELSE s END",
+    ),
+    (
+        "sof_time_low",
+        "t",
+        "t || CASE length(t) WHEN 5 THEN ':00.000' WHEN 8 THEN '.000' ELSE '' END",
+    ),
+    (
+        "sof_time_high",
+        "t",
+        "t || CASE length(t) WHEN 5 THEN ':59.999' WHEN 8 THEN '.999' ELSE '' END",
+    ),
+    (
+        "sof_datetime_low",
+        "s",
+        "sof_date_low(regexp_extract(s, '^[0-9-]+')) || 'T'"
+        " || sof_time_low(coalesce(nullif(regexp_extract(s, 'T([0-9:.]+)', 1), ''), '00:00'))"
+        f" || coalesce(nullif(regexp_extract(s, '{_TZ}$', 1), ''), '+14:00')",
+    ),
+    (
+        "sof_datetime_high",
+        "s",
+        "sof_date_high(regexp_extract(s, '^[0-9-]+')) || 'T'"
+        " || sof_time_high(coalesce(nullif(regexp_extract(s, 'T([0-9:.]+)', 1), ''), '23:59'))"
+        f" || coalesce(nullif(regexp_extract(s, '{_TZ}$', 1), ''), '-12:00')",
+    ),
     # Output casts: JSON item -> column type; NULL when absent or not castable.
     ("sof_to_any", "j", "sof_text(j)"),
     (

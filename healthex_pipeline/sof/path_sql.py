@@ -358,7 +358,13 @@ def _fn_distinct(t: _Translator, node: Call, scope: Scope) -> Expr:
 
 def _fn_join(t: _Translator, node: Call, scope: Scope) -> Expr:
     base = t.base(node, scope).coll()
-    separator = f"coalesce(sof_text({t.single_arg(node, 0, scope)}), '')" if node.args else "''"
+    separator = "''"
+    if node.args:
+        # DuckDB needs a constant separator, so only a string literal is accepted.
+        arg = node.args[0]
+        if not (isinstance(arg, LiteralNode) and arg.kind == "string"):
+            raise ViewDefinitionError("join() separator must be a string literal")
+        separator = sql_string(arg.text)
     v = scope.fresh()
     texts = f"list_transform({base}, lambda {v}: sof_text({v}))"
     return Expr(f"[to_json(array_to_string({texts}, {separator}))]", fhir_type="string")
@@ -450,6 +456,37 @@ def _converter(macro: str, fhir_type: str) -> _Handler:
     return handler
 
 
+def _boundary(low: bool) -> _Handler:
+    """lowBoundary()/highBoundary(): by static type, else by the value's shape."""
+    side = "low" if low else "high"
+
+    def item(fhir_type: str | None, v: str) -> str:
+        text = f"sof_text({v})"
+        decimal = f"WHEN sof_is_num({v}) THEN sof_decimal_bound({v}, {'-1' if low else '1'})"
+        temporal = f"WHEN json_type({v}) = 'VARCHAR' AND "
+        if fhir_type in ("dateTime", "instant"):
+            return f"CASE {temporal}true THEN to_json(sof_datetime_{side}({text})) END"
+        if fhir_type == "time":
+            return f"CASE {temporal}true THEN to_json(sof_time_{side}({text})) END"
+        if fhir_type in ("decimal", *INTEGER_TYPES):
+            return f"CASE {decimal} END"
+        return (
+            f"CASE {decimal}"
+            f" {temporal}regexp_full_match({text}, '[0-9]{{4}}(-[0-9]{{2}}(-[0-9]{{2}})?)?')"
+            f" THEN to_json(sof_date_{side}({text}))"
+            f" {temporal}contains({text}, 'T') THEN to_json(sof_datetime_{side}({text}))"
+            f" {temporal}regexp_full_match({text}, '[0-9]{{2}}:[0-9]{{2}}.*')"
+            f" THEN to_json(sof_time_{side}({text})) END"
+        )
+
+    def handler(t: _Translator, node: Call, scope: Scope) -> Expr:
+        base = t.base(node, scope)
+        mapped = _map_items(base.coll(), scope, lambda v: item(base.fhir_type, v))
+        return Expr(mapped, fhir_type=base.fhir_type)
+
+    return handler
+
+
 _FUNCTIONS: dict[str, tuple[int, int, _Handler]] = {
     "where": (1, 1, _fn_where),
     "exists": (0, 1, _fn_exists),
@@ -473,6 +510,8 @@ _FUNCTIONS: dict[str, tuple[int, int, _Handler]] = {
     "getReferenceKey": (0, 1, _fn_reference_key),
     "iif": (2, 3, _fn_iif),
     "hasValue": (0, 0, _fn_has_value),
+    "lowBoundary": (0, 0, _boundary(low=True)),
+    "highBoundary": (0, 0, _boundary(low=False)),
     "toString": (0, 0, _fn_to_string),
     "toInteger": (0, 0, _converter("sof_to_bigint", "integer")),
     "toDecimal": (0, 0, _converter("sof_to_double", "decimal")),

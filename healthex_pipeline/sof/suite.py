@@ -79,7 +79,8 @@ def _row_key(row: Mapping[str, Any]) -> bytes:
     return orjson.dumps({k: _normalise(v) for k, v in row.items()}, option=orjson.OPT_SORT_KEYS)
 
 
-def _load_resources(con: duckdb.DuckDBPyConnection, resources: Sequence[Any]) -> None:
+def load_resources(con: duckdb.DuckDBPyConnection, resources: Sequence[Any]) -> None:
+    """(Re)create the table the suite views read, holding ``resources``."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_TABLE} (resource JSON)")
     if resources:
         con.executemany(
@@ -135,7 +136,7 @@ def run_file(path: Path) -> list[TestResult]:
     con = duckdb.connect()
     try:
         install_macros(con)
-        _load_resources(con, case.get("resources", []))
+        load_resources(con, case.get("resources", []))
         return [run_test(con, path.name, test) for test in case["tests"]]
     finally:
         con.close()

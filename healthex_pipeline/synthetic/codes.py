@@ -115,11 +115,10 @@ class AcuteProblem:
 
 @dataclass(frozen=True, slots=True)
 class EncounterKind:
-    """An encounter class (v3 ActCode) and SNOMED type, with the DSTU2 class string."""
+    """An encounter class (v3 ActCode) and SNOMED type."""
 
     act_code: str
     act_display: str
-    dstu2_class: str
     type: Code
 
 
@@ -179,7 +178,7 @@ QUANTITY_LABS: Mapping[str, QuantityLab] = {
     )
 }
 
-EGFR = "62238-1"
+GLUCOSE, CREATININE, EGFR = "2345-7", "2160-0", "62238-1"
 EGFR_NORMAL_TEXT = ">60"
 
 CODED_LABS: Mapping[str, tuple[Code, ...]] = {
@@ -299,9 +298,10 @@ NITROFURANTOIN = Drug(
 
 OVER_THE_COUNTER = (ASPIRIN, IBUPROFEN, ACETAMINOPHEN)
 
+HYPERTENSION = Code(SNOMED, "59621000", "Essential hypertension (disorder)")
 CHRONIC_CONDITIONS: tuple[ChronicCondition, ...] = (
     ChronicCondition(
-        Code(SNOMED, "59621000", "Essential hypertension (disorder)"),
+        HYPERTENSION,
         (LISINOPRIL, AMLODIPINE, HCTZ),
         ("bmp",),
     ),
@@ -369,28 +369,24 @@ INPATIENT_PROBLEMS: tuple[AcuteProblem, ...] = (
 CHECKUP = EncounterKind(
     "AMB",
     "ambulatory",
-    "ambulatory",
     Code(SNOMED, "185349003", "Encounter for check up (procedure)"),
 )
 FOLLOW_UP = EncounterKind(
-    "AMB", "ambulatory", "ambulatory", Code(SNOMED, "390906007", "Follow-up encounter (procedure)")
+    "AMB", "ambulatory", Code(SNOMED, "390906007", "Follow-up encounter (procedure)")
 )
 PROBLEM_VISIT = EncounterKind(
     "AMB",
-    "ambulatory",
     "ambulatory",
     Code(SNOMED, "185347001", "Encounter for problem (procedure)"),
 )
 EMERGENCY = EncounterKind(
     "EMER",
     "emergency",
-    "emergency",
     Code(SNOMED, "50849002", "Emergency room admission (procedure)"),
 )
 INPATIENT = EncounterKind(
     "IMP",
     "inpatient encounter",
-    "inpatient",
     Code(SNOMED, "32485007", "Hospital admission (procedure)"),
 )
 

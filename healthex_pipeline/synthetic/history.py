@@ -12,7 +12,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 from healthex_pipeline.synthetic import codes
-from healthex_pipeline.synthetic.codes import AcuteProblem, ChronicCondition, Drug, EncounterKind
+from healthex_pipeline.synthetic.codes import (
+    AcuteProblem,
+    ChronicCondition,
+    Drug,
+    EncounterKind,
+    Vaccine,
+)
 from healthex_pipeline.synthetic.demographics import AS_OF, FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES
 from healthex_pipeline.synthetic.medications import (
     MedicationCatalog,
@@ -124,9 +130,7 @@ class HistoryBuilder:
         ]
 
     def add(self, resource: Resource, table: Table | None = None) -> None:
-        """Record a resource; entered-in-error ones never count towards a table."""
-        if resource.get("status") == "entered-in-error":
-            table = None
+        """Record a resource with the table it feeds (entered-in-error ones are added without)."""
         self.items.append(Generated(resource, table))
 
     def build(self, error: ErrorType | None) -> list[Generated]:
@@ -191,7 +195,7 @@ class HistoryBuilder:
 
     def _vitals(self, visit: Visit, sick: bool) -> None:
         person, rng = self.src.person, self.rng
-        hypertensive = any(c.code.code == "59621000" for c in person.conditions)
+        hypertensive = any(c.code == codes.HYPERTENSION for c in person.conditions)
         systolic = round(rng.gauss(134 if hypertensive else 121, 11))
         diastolic = round(rng.gauss(84 if hypertensive else 77, 7))
         self.add(blood_pressure(self.src, visit, systolic, diastolic))
@@ -221,14 +225,14 @@ class HistoryBuilder:
                 shift = sum(c.lab_shift.get(code, 0.0) for c in conditions)
                 value = lab_value(self.rng, lab, shift)
                 self.add(lab_quantity(self.src, visit, lab, value, drawn, "final"), "lab_results")
-                if code == "2160-0" and value <= 1.3:
+                if code == codes.CREATININE and lab.high is not None and value <= lab.high:
                     text = codes.EGFR_NORMAL_TEXT
                     self.add(lab_text(self.src, visit, codes.EGFR, text, drawn), "lab_results")
 
     def _vaccines(self, visit: Visit, flu_only: bool) -> None:
         rng, day = self.rng, visit.start.date()
         age = self.src.person.age_on(day)
-        due = []
+        due: list[Vaccine] = []
         if day.month in _FLU_MONTHS and rng.random() < 0.6:
             due.append(rng.choice(codes.FLU))
         if not flu_only:
@@ -263,7 +267,7 @@ class HistoryBuilder:
         """A resource recorded by mistake and later marked entered-in-error by the source."""
         visit = self.rng.choice(self.visits)
         if error == "Observation":
-            lab = codes.QUANTITY_LABS["2345-7"]
+            lab = codes.QUANTITY_LABS[codes.GLUCOSE]
             value = lab_value(self.rng, lab, 0.0)
             self.add(lab_quantity(self.src, visit, lab, value, visit.start, "entered-in-error"))
         elif error == "MedicationRequest":

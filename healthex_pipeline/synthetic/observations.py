@@ -82,7 +82,11 @@ def _observation(
 def _lab(src: Source, visit: Visit, code: str, drawn: datetime, status: str) -> Resource:
     """A laboratory Observation, issued hours after the draw as results are."""
     resource = _observation(src, visit, ("laboratory", "Laboratory"), loinc(code), drawn, status)
-    resulted = drawn + timedelta(hours=src.rng.randrange(2, 30), seconds=src.rng.randrange(3600))
+    resulted = drawn + timedelta(
+        hours=src.rng.randrange(2, 30),
+        seconds=src.rng.randrange(3600),
+        milliseconds=src.rng.randrange(1000),
+    )
     resource["issued"] = src.instant(resulted)
     return resource
 

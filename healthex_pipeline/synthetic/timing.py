@@ -21,11 +21,16 @@ def _offset(moment: datetime, place: Place) -> timezone:
     return timezone(timedelta(hours=place.utc_offset + (1 if in_dst else 0)))
 
 
+def aware(moment: datetime, place: Place) -> datetime:
+    """The local wall-clock time with the offset in force at the place."""
+    return moment.replace(tzinfo=_offset(moment, place))
+
+
 def local_datetime(moment: datetime, place: Place) -> str:
     """A FHIR dateTime such as ``2023-04-05T09:30:00-04:00``."""
-    return moment.replace(tzinfo=_offset(moment, place)).isoformat(timespec="seconds")
+    return aware(moment, place).isoformat(timespec="seconds")
 
 
 def local_instant(moment: datetime, place: Place) -> str:
     """A FHIR instant with milliseconds, as result systems stamp ``issued``."""
-    return moment.replace(tzinfo=_offset(moment, place)).isoformat(timespec="milliseconds")
+    return aware(moment, place).isoformat(timespec="milliseconds")

@@ -59,14 +59,14 @@ def test_rejected_holds_provenance_and_reason_only() -> None:
 
 def test_validate_table_counts_failing_rows_per_check() -> None:
     df = with_cell(good_frame("lab_results", rows=4), 0, "status", SENTINEL)
-    df = with_cell(with_cell(df, 2, "status", None), 2, "connector", SENTINEL)
+    df = with_cell(with_cell(df, 2, "resource_id", None), 2, "connector", SENTINEL)
 
     report = validate_table("lab_results", df)
 
     assert report == ContractReport(
         rows=4,
         failing_rows=2,
-        failures={"status: isin": 1, "status: not_nullable": 1, "connector: isin": 1},
+        failures={"status: isin": 1, "resource_id: not_nullable": 1, "connector: isin": 1},
     )
 
 

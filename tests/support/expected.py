@@ -13,6 +13,9 @@ It re-implements the pipeline's selection rules with plain ``json``/``gzip`` (de
   array in R4, one object in DSTU2); ``medications``: MedicationRequest, MedicationStatement,
   MedicationOrder; ``immunizations``: Immunization; ``encounters``: Encounter.
 - Status ``entered-in-error`` is excluded and tallied separately.
+- A resource whose date fields that its table reads are not JSON strings, or whose quantity
+  values are neither JSON numbers nor numeric strings, is quarantined by the pipeline ("value
+  does not cast") and not counted (fasten's ``JohnDoe.phr`` has a lab whose ``issued`` is epoch milliseconds).
 - Counts are distinct ``(resourceType, id)``; a resource without an id counts once each.
 
 Counts (``python -m tests.support.expected``; excluded as entered-in-error in brackets):
@@ -25,7 +28,7 @@ synthea-dstu2   11 [0]      0 [0]       22 [0]        7 [0]
 pathling-ndjson 984 [0]     51 [0]      102 [0]       217 [0]
 smart-ndjson    0 [0]       1745 [0]    161 [0]       1215 [0]
 apple-health    1 [0]       1 [0]       0 [0]         0 [0]
-fasten          8 [0]       5 [0]       7 [0]         3 [0]
+fasten          7 [0]       5 [0]       7 [0]         3 [0]
 epic-r4         0 [0]       2 [0]       7 [0]         0 [0]
 cerner-r4       0 [0]       0 [0]       0 [0]         68 [0]
 =============== =========== =========== ============= ==========
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -133,6 +137,40 @@ def _is_laboratory(observation: Resource) -> bool:
     )
 
 
+# Fields each table reads that FHIR types as date/dateTime/instant (strings) or decimal (numbers).
+_DATE_FIELDS: dict[str, tuple[str, ...]] = {
+    "lab_results": ("effectiveDateTime", "effectiveInstant", "issued"),
+    "medications": ("authoredOn", "dateWritten", "dateAsserted", "effectiveDateTime"),
+    "immunizations": ("occurrenceDateTime", "date"),
+    "encounters": (),
+}
+
+
+def _has_malformed_values(resource: Resource, table: str) -> bool:
+    """Whether a read field has the wrong JSON type (a number for a date, text for a decimal)."""
+    dates = [resource.get(name) for name in _DATE_FIELDS[table]]
+    period = resource.get("period")
+    if table == "encounters" and isinstance(period, dict):
+        dates += [period.get("start"), period.get("end")]
+    if any(value is not None and not isinstance(value, str) for value in dates):
+        return True
+    quantity = resource.get("valueQuantity")
+    value = quantity.get("value") if isinstance(quantity, dict) else None
+    return value is not None and not _is_decimal(value)
+
+
+def _is_decimal(value: object) -> bool:
+    """A JSON number, or a numeric string (accepted and normalized, as some vendors send)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    try:
+        return isinstance(value, str) and math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
 def table_of(resource: Resource) -> str | None:
     """Name the curated table the resource belongs to, or None."""
     if resource["resourceType"] == "Observation":
@@ -150,6 +188,8 @@ def tally(root: Path) -> Tally:
             continue
         resource_id = resource.get("id")
         key_id: str | int = resource_id if isinstance(resource_id, str) and resource_id else ordinal
+        if _has_malformed_values(resource, table):
+            continue
         target = dropped if resource.get("status") == "entered-in-error" else kept
         target[table].add((resource["resourceType"], key_id))
     return Tally(

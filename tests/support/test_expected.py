@@ -33,7 +33,8 @@ PUBLISHED: dict[str, dict[str, int]] = {
         "encounters": 1215,
     },
     "apple-health": {"lab_results": 1, "medications": 1, "immunizations": 0, "encounters": 0},
-    "fasten": {"lab_results": 8, "medications": 5, "immunizations": 7, "encounters": 3},
+    # SOURCES.md lists 8 fasten labs; one has an epoch-millisecond `issued` and is quarantined.
+    "fasten": {"lab_results": 7, "medications": 5, "immunizations": 7, "encounters": 3},
     "epic-r4": {"lab_results": 0, "medications": 2, "immunizations": 7, "encounters": 0},
     "cerner-r4": {"lab_results": 0, "medications": 0, "immunizations": 0, "encounters": 68},
 }
@@ -56,6 +57,18 @@ def test_fasten_broken_parse_files_are_valid_json_and_counted() -> None:
     by_id = {r.get("id"): r for r in iter_resources(root)}
     assert by_id["e7vTGSIu3VmPxDxo8hbtSKQ3"]["status"] == "Finished"
     assert "eDLs6fOQWxxxxxyRm6L53E5CxAMgXynSZ6fIlFdJM8SeT.qhxNM3" in by_id
+
+
+def test_a_lab_with_a_numeric_date_is_not_counted(tmp_path: Path) -> None:
+    lab = {
+        "resourceType": "Observation",
+        "id": "o",
+        "category": {"coding": [{"code": "laboratory"}]},
+    }
+    _write_json(tmp_path / "ok.json", lab)
+    _write_json(tmp_path / "bad.json", {**lab, "id": "p", "issued": 1120521600000})
+
+    assert tally(tmp_path).counts["lab_results"] == 1
 
 
 def _write_json(path: Path, value: object) -> None:

@@ -1,6 +1,8 @@
-"""Per-partition checks on every curated table, re-reading what actually landed."""
+"""Per-partition checks on every curated table, re-reading what actually landed.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: Dagster validates an asset check's ``context``
+annotation by identity, which a postponed (string) annotation fails.
+"""
 
 import dagster as dg
 import polars as pl

@@ -1,6 +1,7 @@
-"""Curated assets: one per SQL model in transforms/models, depending on the views it reads."""
+"""Curated assets: one per SQL model in transforms/models, depending on the views it reads.
 
-from __future__ import annotations
+No postponed annotations in this module: Dagster checks `context` annotations by identity.
+"""
 
 from collections import Counter
 

@@ -1,6 +1,7 @@
-"""Raw zone asset: lands whatever deliveries wait in the partition's inbox."""
+"""Raw zone asset: lands whatever deliveries wait in the partition's inbox.
 
-from __future__ import annotations
+No postponed annotations in this module: Dagster checks `context` annotations by identity.
+"""
 
 import dagster as dg
 

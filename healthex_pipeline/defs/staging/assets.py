@@ -1,6 +1,7 @@
-"""Staging assets: one per ViewDefinition, computed together in one pass over the resources."""
+"""Staging assets: one per ViewDefinition, computed together in one pass over the resources.
 
-from __future__ import annotations
+No postponed annotations in this module: Dagster checks `context` annotations by identity.
+"""
 
 from collections.abc import Iterator
 
