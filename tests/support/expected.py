@@ -15,7 +15,8 @@ It re-implements the pipeline's selection rules with plain ``json``/``gzip`` (de
 - Status ``entered-in-error`` is excluded and tallied separately.
 - A resource whose date fields that its table reads are not JSON strings, or whose quantity
   values are neither JSON numbers nor numeric strings, is quarantined by the pipeline ("value
-  does not cast") and not counted (fasten's ``JohnDoe.phr`` has a lab whose ``issued`` is epoch milliseconds).
+  does not cast") and not counted (fasten's ``JohnDoe.phr`` has a lab whose ``issued`` is
+  epoch milliseconds).
 - Counts are distinct ``(resourceType, id)``; a resource without an id counts once each.
 
 Counts (``python -m tests.support.expected``; excluded as entered-in-error in brackets):
