@@ -88,11 +88,12 @@ def sql_command(
 def demo_command(
     users: Annotated[int, typer.Option(help="Synthetic users to generate.")] = 20,
     seed: Annotated[int, typer.Option(help="Generator seed (same seed, same data).")] = 7,
+    workers: Annotated[int, typer.Option(help="Partitions imported at once.")] = 2,
 ) -> None:
     """Generate a synthetic population and run every delivery through the pipeline."""
     from healthex_pipeline.demo import run_demo
 
-    summary = run_demo(Settings.from_env(), users, seed)
+    summary = run_demo(Settings.from_env(), users, seed, workers)
     typer.echo(summary.render())
     raise typer.Exit(EXIT_OK if summary.ok else EXIT_FAILED)
 
