@@ -58,18 +58,18 @@ def _register_raw_objects(con: duckdb.DuckDBPyConnection, raw: RawPartition) -> 
     con.execute("CREATE OR REPLACE TEMP VIEW raw_objects AS SELECT * FROM raw_objects_arrow")
 
 
-def _quarantine_cast_errors(frame: pl.DataFrame) -> list[QuarantineEntry]:
+def _entries(frame: pl.DataFrame, stage: str, reason: pl.Expr) -> list[QuarantineEntry]:
     return [
         QuarantineEntry(
-            stage="staging",
-            raw_sha256=row["raw_sha256"],
-            locator="curated row",
-            resource_type=row["resource_type"],
-            resource_id=row["resource_id"],
-            reason="value does not cast: " + ", ".join(row["_cast_errors"]),
+            stage,
+            row["raw_sha256"],
+            "curated row",
+            row["resource_type"],
+            row["resource_id"],
+            row["reason"],
         )
         for row in frame.select(
-            "raw_sha256", "resource_type", "resource_id", "_cast_errors"
+            "raw_sha256", "resource_type", "resource_id", reason.alias("reason")
         ).iter_rows(named=True)
     ]
 
@@ -93,6 +93,11 @@ def build_table(
             f"SELECT * FROM read_parquet('{staging.view_file(dep)}')"
         )
     staging.register_resources(con, "raw_resources")
+    # What a bundle-local reference (`urn:uuid:…` fullUrl) points to, for every model's joins.
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW reference_targets AS SELECT DISTINCT full_url, "
+        "resource_type, resource_id FROM raw_resources WHERE full_url IS NOT NULL"
+    )
     _register_raw_objects(con, raw)
     result = pl.from_arrow(
         con.sql(
@@ -104,20 +109,14 @@ def build_table(
     error_mask = pl.col("_cast_errors").list.len() > 0
     entered_in_error = result.filter(pl.col("_entered_in_error") & ~error_mask).height
     kept = result.filter(~pl.col("_entered_in_error") | error_mask)
-    quarantined = _quarantine_cast_errors(kept.filter(error_mask))
+    quarantined = _entries(
+        kept.filter(error_mask),
+        "staging",
+        pl.lit("value does not cast: ") + pl.col("_cast_errors").list.join(", "),
+    )
     candidates = kept.filter(~error_mask).drop("_entered_in_error", "_cast_errors")
     good, rejected = split_valid(model.name, candidates)
-    quarantined += [
-        QuarantineEntry(
-            stage="contract",
-            raw_sha256=row["raw_sha256"],
-            locator="curated row",
-            resource_type=row["resource_type"],
-            resource_id=row["resource_id"],
-            reason=row["reason"],
-        )
-        for row in rejected.iter_rows(named=True)
-    ]
+    quarantined += _entries(rejected, "contract", pl.col("reason"))
     warehouse.write(model.name, ctx.user_key, ctx.connector, good.to_arrow(), fingerprint)
     warehouse.write(
         QUARANTINE_TABLE,

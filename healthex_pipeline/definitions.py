@@ -12,11 +12,17 @@ from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.defs.staging.assets import staging
 from healthex_pipeline.settings import Settings
 
+# Cross-cutting policy, applied here rather than repeated on each asset.
+OWNERS = ["team:data-engineering"]
+
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """Definitions bound to one HEALTHEX_HOME (tests and the CLI pass their own)."""
+    assets = dg.map_asset_specs(
+        lambda spec: spec.replace_attributes(owners=OWNERS), [raw_fhir, staging, *curated_assets]
+    )
     return dg.Definitions(
-        assets=[raw_fhir, staging, *curated_assets],
+        assets=assets,
         asset_checks=asset_checks,
         jobs=[partition_pipeline],
         resources={"storage": PipelineStorage(home=str(settings.home))},

@@ -91,7 +91,9 @@ def run_demo(settings: Settings, n_users: int, seed: int, workers: int = 2) -> D
                 for index, delivery in enumerate(deliveries):
                     paths += delivery.write(scratch / f"{user.account_id}-{connector}-{index}")
                     summary.expected.update(delivery.expected)
-                jobs.append(_PartitionJob(user.account_id, connector, tuple(paths), len(deliveries)))
+                jobs.append(
+                    _PartitionJob(user.account_id, connector, tuple(paths), len(deliveries))
+                )
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             for job, (success, quarantined) in zip(

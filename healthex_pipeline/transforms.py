@@ -27,7 +27,7 @@ MACROS_FILE = TRANSFORMS_DIR / "macros.sql"
 PASSTHROUGH: tuple[str, ...] = ("raw_sha256", "locator", "full_url", "fhir_version", "resource_id")
 STAGING_SOURCE = "resources_for_view"
 # Relations a model may read besides staging views.
-MODEL_INPUTS: frozenset[str] = frozenset({"raw_objects", "raw_resources"})
+MODEL_INPUTS: frozenset[str] = frozenset({"raw_objects", "raw_resources", "reference_targets"})
 
 
 @dataclass(frozen=True)

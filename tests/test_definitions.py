@@ -22,6 +22,8 @@ def _snapshot(defs: dg.Definitions) -> dict[str, object]:
         partitions = node.partitions_def
         assets[key.to_user_string()] = {
             "group": node.group_name,
+            "owners": sorted(node.owners),
+            "metadata_keys": sorted(node.metadata),
             "deps": sorted(dep.to_user_string() for dep in node.parent_keys),
             "kinds": sorted(node.kinds),
             "partitions": (

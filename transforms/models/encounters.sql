@@ -12,11 +12,7 @@ WITH unioned AS (
         ) AS version_rank
     FROM unioned AS u
     JOIN raw_objects AS r USING (raw_sha256)
-), organizations_by_url AS (
-    SELECT DISTINCT ON (full_url) full_url, resource->>'name' AS name FROM raw_resources
-    WHERE resource_type = 'Organization' AND full_url IS NOT NULL
-    ORDER BY full_url, raw_sha256
-), organizations_by_id AS (
+), organizations AS (
     SELECT DISTINCT ON (resource_id) resource_id, resource->>'name' AS name FROM raw_resources
     WHERE resource_type = 'Organization'
     ORDER BY resource_id, raw_sha256
@@ -24,11 +20,13 @@ WITH unioned AS (
     SELECT l.*,
         fhir_instant(l.period_start) AS period_start_at,
         fhir_instant(l.period_end) AS period_end_at,
-        coalesce(l.service_provider_display, by_url.name, by_id.name) AS service_provider
+        coalesce(l.service_provider_display, org.name) AS service_provider
     FROM latest AS l
-    LEFT JOIN organizations_by_url AS by_url ON by_url.full_url = l.service_provider_ref
-    LEFT JOIN organizations_by_id AS by_id
-        ON by_id.resource_id = reference_id(l.service_provider_ref, 'Organization')
+    LEFT JOIN reference_targets AS by_url
+        ON by_url.full_url = l.service_provider_ref AND by_url.resource_type = 'Organization'
+    LEFT JOIN organizations AS org
+        ON org.resource_id = coalesce(
+            by_url.resource_id, reference_id(l.service_provider_ref, 'Organization'))
     WHERE l.version_rank = 1
 )
 SELECT

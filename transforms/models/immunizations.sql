@@ -19,14 +19,12 @@ WITH unioned AS (
         ) AS version_rank
     FROM unioned AS u
     JOIN raw_objects AS r USING (raw_sha256)
-), encounter_urls AS (
-    SELECT full_url, resource_id FROM raw_resources
-    WHERE resource_type = 'Encounter' AND full_url IS NOT NULL
 ), shaped AS (
     SELECT l.*, fhir_instant(l.occurrence) AS occurrence_at,
         coalesce(e.resource_id, reference_id(l.encounter_ref, 'Encounter')) AS encounter_id
     FROM latest AS l
-    LEFT JOIN encounter_urls AS e ON e.full_url = l.encounter_ref
+    LEFT JOIN reference_targets AS e
+        ON e.full_url = l.encounter_ref AND e.resource_type = 'Encounter'
     WHERE l.version_rank = 1
 )
 SELECT

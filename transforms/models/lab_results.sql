@@ -10,9 +10,6 @@ WITH latest AS (
     FROM stg_observation AS o
     JOIN raw_objects AS r USING (raw_sha256)
     WHERE list_contains(o.category_codes, 'laboratory')
-), encounter_urls AS (
-    SELECT full_url, resource_id FROM raw_resources
-    WHERE resource_type = 'Encounter' AND full_url IS NOT NULL
 ), shaped AS (
     SELECT
         l.*,
@@ -21,7 +18,8 @@ WITH latest AS (
         fhir_instant(l.issued) AS issued_at,
         coalesce(e.resource_id, reference_id(l.encounter_ref, 'Encounter')) AS encounter_id
     FROM latest AS l
-    LEFT JOIN encounter_urls AS e ON e.full_url = l.encounter_ref
+    LEFT JOIN reference_targets AS e
+        ON e.full_url = l.encounter_ref AND e.resource_type = 'Encounter'
     WHERE l.version_rank = 1
 )
 SELECT

@@ -40,9 +40,6 @@ WITH unioned AS (
         coalesce(code_text, code_display) AS display
     FROM stg_medication
     ORDER BY resource_id, raw_sha256
-), encounter_urls AS (
-    SELECT full_url, resource_id FROM raw_resources
-    WHERE resource_type = 'Encounter' AND full_url IS NOT NULL
 ), shaped AS (
     SELECT l.*,
         coalesce(bundled.rxnorm, by_id.rxnorm) AS ref_rxnorm,
@@ -53,7 +50,8 @@ WITH unioned AS (
     LEFT JOIN bundled_medications AS bundled ON bundled.full_url = l.med_ref
     LEFT JOIN medications_by_id AS by_id
         ON by_id.resource_id = reference_id(l.med_ref, 'Medication')
-    LEFT JOIN encounter_urls AS e ON e.full_url = l.encounter_ref
+    LEFT JOIN reference_targets AS e
+        ON e.full_url = l.encounter_ref AND e.resource_type = 'Encounter'
     WHERE l.version_rank = 1
 )
 SELECT

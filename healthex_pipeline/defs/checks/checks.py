@@ -41,20 +41,23 @@ def _contract_check(model: Model) -> dg.AssetChecksDefinition:
     return _check
 
 
-def _quarantine_check(model: Model) -> dg.AssetChecksDefinition:
+def _quarantine_check(asset: str, files: str) -> dg.AssetChecksDefinition:
+    """A WARN check: did the asset's last build set anything aside (quarantine ``files``)?"""
+
     @dg.asset_check(
-        asset=model.name,
+        asset=asset,
         name="nothing_quarantined",
-        description=f"Warns when the last build of `{model.name}` set rows aside.",
+        description=f"Warns when the last build of `{asset}` set inputs or rows aside.",
     )
     def _check(
         context: dg.AssetCheckExecutionContext, storage: PipelineStorage
     ) -> dg.AssetCheckResult:
         ctx = partition_context(context)
-        path = storage.warehouse().partition_file(
-            QUARANTINE_TABLE, ctx.user_key, ctx.connector, f"curated-{model.name}.parquet"
+        directory = (
+            storage.warehouse().partition_file(QUARANTINE_TABLE, ctx.user_key, ctx.connector).parent
         )
-        frame = pl.read_parquet(path) if path.exists() else pl.DataFrame()
+        paths = sorted(directory.glob(files)) if directory.exists() else []
+        frame = pl.concat([pl.read_parquet(p) for p in paths]) if paths else pl.DataFrame()
         by_reason = (
             frame.group_by("stage", "reason").len().sort("len", descending=True).head(20)
             if frame.height
@@ -64,7 +67,7 @@ def _quarantine_check(model: Model) -> dg.AssetChecksDefinition:
             passed=frame.height == 0,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
-                "quarantined_rows": frame.height,
+                "quarantined": frame.height,
                 "by_reason": dg.MetadataValue.json(
                     {
                         f"{r['stage']}: {r['reason']}": r["len"]
@@ -78,5 +81,7 @@ def _quarantine_check(model: Model) -> dg.AssetChecksDefinition:
 
 
 asset_checks = [
-    check(model) for model in models() for check in (_contract_check, _quarantine_check)
+    _quarantine_check("raw_fhir", "ingest-*.parquet"),
+    *(_contract_check(model) for model in models()),
+    *(_quarantine_check(model.name, f"curated-{model.name}.parquet") for model in models()),
 ]
