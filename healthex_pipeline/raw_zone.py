@@ -122,7 +122,9 @@ class RawPartition:
     def object_path(self, sha256: str) -> Path:
         return self.objects_dir / sha256
 
-    def stage(self, files: Iterable[InboxFile], source_kind: str) -> str:
+    def stage(
+        self, files: Iterable[InboxFile], source_kind: str, source: dict[str, str] | None = None
+    ) -> str:
         """Copy files into a new inbox batch; the batch becomes visible only when complete."""
         batch = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
         tmp = self.inbox / f".{batch}.tmp"
@@ -131,7 +133,10 @@ class RawPartition:
         for index, item in enumerate(files):
             shutil.copyfile(item.path, tmp / f"{index:05d}")
             names.append(item.name)
-        _write_atomic(tmp / "batch.json", orjson.dumps({"kind": source_kind, "names": names}))
+        _write_atomic(
+            tmp / "batch.json",
+            orjson.dumps({"kind": source_kind, "names": names, "source": source or {}}),
+        )
         os.replace(tmp, self.inbox / batch)
         return batch
 
@@ -167,7 +172,7 @@ class RawPartition:
             manifest_id=manifest_id,
             connector=self.connector,
             received_at=datetime.now(UTC).isoformat(),
-            source={"kind": meta["kind"], "files": len(objects)},
+            source={**meta.get("source", {}), "kind": meta["kind"], "files": len(objects)},
             objects=objects,
         )
 
