@@ -8,6 +8,7 @@ from healthex_pipeline.defs.checks.checks import asset_checks
 from healthex_pipeline.defs.curated.assets import curated_assets
 from healthex_pipeline.defs.ingest.assets import raw_fhir
 from healthex_pipeline.defs.jobs import partition_pipeline
+from healthex_pipeline.defs.lifecycle.assets import records_ready
 from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.defs.staging.assets import staging
 from healthex_pipeline.settings import Settings
@@ -19,7 +20,8 @@ OWNERS = ["team:data-engineering"]
 def build_defs(settings: Settings) -> dg.Definitions:
     """Definitions bound to one HEALTHEX_HOME (tests and the CLI pass their own)."""
     assets = dg.map_asset_specs(
-        lambda spec: spec.replace_attributes(owners=OWNERS), [raw_fhir, staging, *curated_assets]
+        lambda spec: spec.replace_attributes(owners=OWNERS),
+        [raw_fhir, staging, *curated_assets, records_ready],
     )
     return dg.Definitions(
         assets=assets,

@@ -69,6 +69,12 @@ class PseudonymRegistry:
             )
             return key
 
+    def is_registered(self, user_key: str) -> bool:
+        """Whether a pseudonym belongs to a live account (deliveries to others are refused)."""
+        with closing(self._connect()) as con:
+            row = con.execute("SELECT 1 FROM accounts WHERE user_key = ?", (user_key,)).fetchone()
+        return row is not None
+
     def lookup(self, account_id: str) -> str | None:
         """The pseudonym of a registered account, or None; never registers."""
         with closing(self._connect()) as con:

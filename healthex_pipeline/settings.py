@@ -45,6 +45,15 @@ class Settings:
         return self.home / "warehouse"
 
     @property
+    def landing_root(self) -> Path:
+        """Where HealthEx pushes deliveries (its S3/SFTP target, a local folder by default)."""
+        return self.home / "landing" / "healthex"
+
+    @property
+    def webhooks_path(self) -> Path:
+        return self.home / "webhooks.sqlite"
+
+    @property
     def catalog_path(self) -> Path:
         return self.warehouse_root / "catalog.duckdb"
 
