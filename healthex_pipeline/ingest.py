@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 
@@ -90,21 +91,38 @@ def ingest_pending(
     limits: IngestLimits,
     fhir_version: str | None = None,
 ) -> IngestResult:
-    """Land every complete inbox batch of the partition, oldest first."""
+    """Land every complete inbox batch of the partition, oldest first.
+
+    Holds the partition's lock, so two runs of one partition never land the same batch twice.
+    """
     result = IngestResult()
-    for batch in stores.raw.pending_batches():
-        manifest = stores.raw.land(batch)
-        counts: Counter[str] = Counter()
-        for obj in manifest.objects:
-            if not stores.staging.resources_file(obj.sha256).exists():
-                outcomes, quarantined = _unpack_object(con, stores, obj, ctx, limits, fhir_version)
-                result.outcomes_skipped += outcomes
-                result.quarantined += quarantined
-            counts += _type_counts(con, stores, obj.sha256)
-        manifest.resource_counts = dict(sorted(counts.items()))
-        result.deliveries += 1
-        result.new_deliveries += stores.raw.commit(manifest, batch)
-        result.objects += len(manifest.objects)
-        result.bytes += sum(o.size for o in manifest.objects)
-        result.resources_by_type += counts
+    with stores.raw.locked():
+        for batch in stores.raw.pending_batches():
+            _land_batch(con, stores, ctx, limits, fhir_version, batch, result)
     return result
+
+
+def _land_batch(
+    con: duckdb.DuckDBPyConnection,
+    stores: PartitionStores,
+    ctx: PartitionContext,
+    limits: IngestLimits,
+    fhir_version: str | None,
+    batch: Path,
+    result: IngestResult,
+) -> None:
+    """Land one inbox batch: objects, unpacked resources, then the manifest."""
+    manifest = stores.raw.land(batch)
+    counts: Counter[str] = Counter()
+    for obj in manifest.objects:
+        if not stores.staging.resources_file(obj.sha256).exists():
+            outcomes, quarantined = _unpack_object(con, stores, obj, ctx, limits, fhir_version)
+            result.outcomes_skipped += outcomes
+            result.quarantined += quarantined
+        counts += _type_counts(con, stores, obj.sha256)
+    manifest.resource_counts = dict(sorted(counts.items()))
+    result.deliveries += 1
+    result.new_deliveries += stores.raw.commit(manifest, batch)
+    result.objects += len(manifest.objects)
+    result.bytes += sum(o.size for o in manifest.objects)
+    result.resources_by_type += counts

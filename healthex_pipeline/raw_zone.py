@@ -11,11 +11,13 @@ Layout per partition (``raw/user=<key>/connector=<c>/``):
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +96,12 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            yield chunk
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_bytes(data)
@@ -126,19 +134,49 @@ class RawPartition:
         self, files: Iterable[InboxFile], source_kind: str, source: dict[str, str] | None = None
     ) -> str:
         """Copy files into a new inbox batch; the batch becomes visible only when complete."""
+        streams = ((item.name, _file_chunks(item.path)) for item in files)
+        return self.stage_stream(streams, source_kind, source or {})
+
+    def stage_stream(
+        self,
+        chunks_by_name: Iterable[tuple[str, Iterable[bytes]]],
+        source_kind: str,
+        source: dict[str, str],
+    ) -> str:
+        """Write named byte streams into a new inbox batch chunk by chunk, never whole in memory.
+
+        The batch is built under a hidden name and renamed when complete, so it is visible only
+        once every stream has ended; a stream that fails midway leaves nothing behind.
+        ``source`` is a PHI-free description of the delivery (e.g. a task id), kept in batch.json.
+        """
         batch = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
         tmp = self.inbox / f".{batch}.tmp"
         tmp.mkdir(parents=True)
-        names = []
-        for index, item in enumerate(files):
-            shutil.copyfile(item.path, tmp / f"{index:05d}")
-            names.append(item.name)
-        _write_atomic(
-            tmp / "batch.json",
-            orjson.dumps({"kind": source_kind, "names": names, "source": source or {}}),
-        )
-        os.replace(tmp, self.inbox / batch)
+        try:
+            names = []
+            for index, (name, chunks) in enumerate(chunks_by_name):
+                with (tmp / f"{index:05d}").open("wb") as handle:
+                    for chunk in chunks:
+                        handle.write(chunk)
+                names.append(name)
+            meta = {"kind": source_kind, "names": names, "source": source}
+            _write_atomic(tmp / "batch.json", orjson.dumps(meta))
+            os.replace(tmp, self.inbox / batch)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return batch
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold this partition's raw-zone lock (an OS file lock, released if the process dies)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def pending_batches(self) -> list[Path]:
         """Complete inbox batches, oldest first."""
