@@ -7,9 +7,10 @@ import dagster as dg
 from healthex_pipeline.defs.checks.checks import asset_checks
 from healthex_pipeline.defs.curated.assets import curated_assets
 from healthex_pipeline.defs.ingest.assets import raw_fhir
+from healthex_pipeline.defs.ingest.sensors import fasten_webhook_sensor, healthex_landing_sensor
 from healthex_pipeline.defs.jobs import partition_pipeline
 from healthex_pipeline.defs.lifecycle.assets import records_ready
-from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.defs.resources import PipelineStorage, vendor_clients
 from healthex_pipeline.defs.staging.assets import staging
 from healthex_pipeline.settings import Settings
 
@@ -27,7 +28,8 @@ def build_defs(settings: Settings) -> dg.Definitions:
         assets=assets,
         asset_checks=asset_checks,
         jobs=[partition_pipeline],
-        resources={"storage": PipelineStorage(home=str(settings.home))},
+        sensors=[healthex_landing_sensor, fasten_webhook_sensor],
+        resources={"storage": PipelineStorage(home=str(settings.home)), **vendor_clients()},
     )
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
+from healthex_pipeline.connectors.fasten import FastenClient
+from healthex_pipeline.connectors.healthex import HealthExClient
 from healthex_pipeline.ingest import PartitionStores
 from healthex_pipeline.raw_zone import RawPartition
 from healthex_pipeline.settings import Settings
@@ -39,3 +43,36 @@ class PipelineStorage(dg.ConfigurableResource):
             staging=StagingPartition(settings.staging_root, user_key, connector),
             warehouse=self.warehouse(),
         )
+
+
+# Vendor configuration comes from the environment (secrets as EnvVars, so the UI never shows
+# them); unset fields get inert placeholders so definitions load anywhere, e.g. in tests.
+_HEALTHEX_ENV = {
+    "base_url": "HEALTHEX_API_URL",
+    "api_key": "HEALTHEX_API_KEY",
+    "api_secret": "HEALTHEX_API_SECRET",
+    "project_id": "HEALTHEX_PROJECT_ID",
+}
+_FASTEN_ENV = {
+    "base_url": "FASTEN_API_URL",
+    "public_id": "FASTEN_PUBLIC_ID",
+    "private_key": "FASTEN_PRIVATE_KEY",
+}
+UNCONFIGURED_URL = "http://vendor-not-configured.invalid"
+
+
+def _from_env(fields: dict[str, str]) -> dict[str, Any]:
+    return {
+        name: dg.EnvVar(env)
+        if env in os.environ
+        else (UNCONFIGURED_URL if name == "base_url" else "unset")
+        for name, env in fields.items()
+    }
+
+
+def vendor_clients() -> dict[str, dg.ConfigurableResource]:
+    """The HealthEx and Fasten clients, configured from the environment."""
+    return {
+        "healthex": HealthExClient(**_from_env(_HEALTHEX_ENV)),
+        "fasten": FastenClient(**_from_env(_FASTEN_ENV)),
+    }

@@ -6,8 +6,11 @@ No postponed annotations in this module: Dagster checks `context` annotations by
 import dagster as dg
 
 from healthex_pipeline import duck
+from healthex_pipeline.connections import ConnectionStore
+from healthex_pipeline.connectors.fasten import FastenClient
 from healthex_pipeline.defs.partitions import partition_context, user_connector
 from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.fetch import FetchResult, fetch_fasten_downloads
 from healthex_pipeline.ingest import ingest_pending
 
 
@@ -20,10 +23,16 @@ from healthex_pipeline.ingest import ingest_pending
         "delivery; unreadable inputs are quarantined with their position and reason."
     ),
 )
-def raw_fhir(context: dg.AssetExecutionContext, storage: PipelineStorage) -> dg.MaterializeResult:
-    """Land the partition's pending inbox batches."""
+def raw_fhir(
+    context: dg.AssetExecutionContext, storage: PipelineStorage, fasten: FastenClient
+) -> dg.MaterializeResult:
+    """Fetch announced exports, then land the partition's pending inbox batches."""
     ctx = partition_context(context)
     stores = storage.stores(ctx.user_key, ctx.connector)
+    fetched = FetchResult()
+    if ctx.connector == "fasten":
+        connections = ConnectionStore(storage.settings.registry_path)
+        fetched = fetch_fasten_downloads(fasten, connections, stores.raw, ctx.user_key)
     with duck.connect() as con:
         result = ingest_pending(con, stores, ctx, storage.limits)
     context.log.info(
@@ -32,6 +41,8 @@ def raw_fhir(context: dg.AssetExecutionContext, storage: PipelineStorage) -> dg.
     )
     return dg.MaterializeResult(
         metadata={
+            "downloads_staged": fetched.staged,
+            "downloads_failed": dg.MetadataValue.json(fetched.failed),
             "deliveries": result.deliveries,
             "new_deliveries": result.new_deliveries,
             "objects": result.objects,
