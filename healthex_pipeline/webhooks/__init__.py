@@ -1,0 +1,1 @@
+"""Receiver for Fasten Connect webhooks: verify, deduplicate, store for a Dagster sensor."""
