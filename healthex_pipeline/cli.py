@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -57,6 +58,84 @@ def import_command(
     if not report.success:
         raise typer.Exit(EXIT_FAILED)
     raise typer.Exit(EXIT_QUARANTINED if report.quarantined else EXIT_OK)
+
+
+@app.command("connect")
+def connect_command(
+    user: Annotated[str, typer.Option(help="Account id (never sent to the vendor).")],
+    connector: Annotated[Connector, typer.Option(help="healthex or fasten.")],
+) -> None:
+    """Open a network connection; prints the URL the patient opens to consent."""
+    from healthex_pipeline.connect import connect
+
+    if connector is Connector.apple_health:
+        typer.echo("healthex connect: apple_health arrives as a file import", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    connected = connect(Settings.from_env(), user, connector.value)
+    typer.echo(f"connection opened for partition {connected.user_key}|{connector.value}", err=True)
+    typer.echo(connected.patient_url)
+
+
+@app.command("status")
+def status_command(user: Annotated[str, typer.Option(help="Account id.")]) -> None:
+    """Show each connection and facility: waiting, ready (n records), needs action, failed."""
+    from healthex_pipeline.connect import status
+
+    lines = status(Settings.from_env(), user)
+    if lines is None:
+        typer.echo("healthex status: no such account", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    for line in lines:
+        records = f" ({line.records} records)" if line.records is not None else ""
+        typer.echo(f"{line.connector}\t{line.facility or '(connection)'}\t{line.status}{records}")
+
+
+sandbox_app = typer.Typer(no_args_is_help=True, help="The vendors' sandbox server.")
+webhooks_app = typer.Typer(no_args_is_help=True, help="The Fasten webhook receiver.")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(webhooks_app, name="webhooks")
+
+
+@sandbox_app.command("serve")
+def sandbox_serve_command(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    users: Annotated[int, typer.Option(help="Synthetic patients.")] = 20,
+    seed: Annotated[int, typer.Option(help="Population seed.")] = 7,
+    webhook_url: Annotated[str | None, typer.Option(help="Where Fasten webhooks go.")] = None,
+    time_scale: Annotated[float, typer.Option(help="Multiplies every delivery delay.")] = 1.0,
+) -> None:
+    """Serve the HealthEx and Fasten Connect sandbox APIs until interrupted."""
+    from healthex_pipeline.sandbox.config import SandboxConfig
+    from healthex_pipeline.sandbox.server import serve
+
+    settings = Settings.from_env()
+    serve(
+        SandboxConfig(
+            port=port,
+            n_users=users,
+            seed=seed,
+            webhook_url=webhook_url,
+            landing_dir=str(settings.landing_root),
+            time_scale=time_scale,
+        )
+    )
+
+
+@webhooks_app.command("serve")
+def webhooks_serve_command(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8766,
+) -> None:
+    """Receive Fasten webhooks (secret from FASTEN_WEBHOOK_SECRET) until interrupted."""
+    from healthex_pipeline.webhooks.__main__ import SECRET_ENV
+    from healthex_pipeline.webhooks.server import serve
+
+    secret = os.environ.get(SECRET_ENV)
+    if not secret:
+        typer.echo(f"healthex webhooks serve: {SECRET_ENV} is not set", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    settings = Settings.from_env()
+    settings.ensure()
+    serve(settings.home, secret, "127.0.0.1", port)
 
 
 @app.command("sql")

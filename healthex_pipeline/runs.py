@@ -1,7 +1,8 @@
 """Launch pipeline runs on the Dagster instance under HEALTHEX_HOME, so they show in the UI.
 
 Runs execute in this process (no daemon needed), but against the same instance storage that
-`dagster dev` reads, with the same partition keys a sensor would use.
+`dagster dev` reads, with the same partition keys a sensor would use. ``tick_sensors`` does what
+the Dagster daemon does in production: evaluate each sensor, then launch what it requested.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dagster as dg
 
 from healthex_pipeline.definitions import build_defs
 from healthex_pipeline.defs.partitions import partition_key, users
+from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.settings import Settings
 
 
@@ -29,7 +31,12 @@ def instance_for(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(settings.dagster_home))
 
 
-def run_partition(settings: Settings, user_key: str, connector: str) -> RunOutcome:
+def run_partition(
+    settings: Settings,
+    user_key: str,
+    connector: str,
+    tags: dict[str, str] | None = None,
+) -> RunOutcome:
     """Register the user's partition if new and run the partition pipeline for it."""
     instance = instance_for(settings)
     assert users.name is not None
@@ -42,6 +49,33 @@ def run_partition(settings: Settings, user_key: str, connector: str) -> RunOutco
         raise_on_error=False,
         # Event details stay in the instance (the UI); the terminal gets the caller's summary.
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={"healthex/command": "import"},
+        tags=tags or {"healthex/command": "import"},
     )
     return RunOutcome(run_id=result.run_id, success=result.success)
+
+
+def tick_sensors(settings: Settings, cursors: dict[str, str | None]) -> list[RunOutcome]:
+    """Evaluate every sensor once (cursors updated in place) and run what they request."""
+    defs = build_defs(settings)
+    instance = instance_for(settings)
+    outcomes = []
+    for sensor in defs.sensors or []:
+        assert isinstance(sensor, dg.SensorDefinition)
+        context = dg.build_sensor_context(
+            instance=instance,
+            cursor=cursors.get(sensor.name),
+            resources={"storage": PipelineStorage(home=str(settings.home))},
+            definitions=defs,
+        )
+        with dg.partition_loading_context(dynamic_partitions_store=instance):
+            data = sensor.evaluate_tick(context)
+        cursors[sensor.name] = data.cursor
+        for request in data.run_requests or []:
+            assert isinstance(request.partition_key, dg.MultiPartitionKey)
+            keys = request.partition_key.keys_by_dimension
+            outcomes.append(
+                run_partition(
+                    settings, keys["user"], keys["connector"], {"healthex/sensor": sensor.name}
+                )
+            )
+    return outcomes

@@ -61,18 +61,27 @@ _FASTEN_ENV = {
 UNCONFIGURED_URL = "http://vendor-not-configured.invalid"
 
 
-def _from_env(fields: dict[str, str]) -> dict[str, Any]:
-    return {
-        name: dg.EnvVar(env)
-        if env in os.environ
-        else (UNCONFIGURED_URL if name == "base_url" else "unset")
-        for name, env in fields.items()
-    }
+def _from_env(fields: dict[str, str], resolve: bool) -> dict[str, Any]:
+    """Field values from the environment: EnvVars for Dagster, plain strings for the CLI."""
+    values: dict[str, Any] = {}
+    for name, env in fields.items():
+        if env in os.environ:
+            values[name] = os.environ[env] if resolve else dg.EnvVar(env)
+        else:
+            values[name] = UNCONFIGURED_URL if name == "base_url" else "unset"
+    return values
+
+
+def healthex_client(resolve: bool = False) -> HealthExClient:
+    """The HealthEx client as configured by ``HEALTHEX_API_*`` variables."""
+    return HealthExClient(**_from_env(_HEALTHEX_ENV, resolve))
+
+
+def fasten_client(resolve: bool = False) -> FastenClient:
+    """The Fasten Connect client as configured by ``FASTEN_*`` variables."""
+    return FastenClient(**_from_env(_FASTEN_ENV, resolve))
 
 
 def vendor_clients() -> dict[str, dg.ConfigurableResource]:
-    """The HealthEx and Fasten clients, configured from the environment."""
-    return {
-        "healthex": HealthExClient(**_from_env(_HEALTHEX_ENV)),
-        "fasten": FastenClient(**_from_env(_FASTEN_ENV)),
-    }
+    """The clients bound in the Definitions (secrets stay EnvVars there)."""
+    return {"healthex": healthex_client(), "fasten": fasten_client()}

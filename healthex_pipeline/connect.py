@@ -1,0 +1,54 @@
+"""`healthex connect` and `healthex status`: open a connection, and say where it stands.
+
+Connecting registers the account's pseudonym, adds its Dagster partition and asks the vendor for
+the patient's consent link (HealthEx) or connect URL (Fasten), keyed by the pseudonym only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from healthex_pipeline.connections import ConnectionStore, FacilityStatus
+from healthex_pipeline.defs.partitions import users
+from healthex_pipeline.defs.resources import fasten_client, healthex_client
+from healthex_pipeline.registry import PseudonymRegistry
+from healthex_pipeline.runs import instance_for
+from healthex_pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The pseudonym and the URL the patient must open to consent."""
+
+    user_key: str
+    patient_url: str
+
+
+def connect(settings: Settings, account_id: str, connector: str) -> Connected:
+    """Open (idempotently) a connection of ``connector`` for the account."""
+    settings.ensure()
+    user_key = PseudonymRegistry(settings.registry_path).user_key(account_id)
+    instance = instance_for(settings)
+    assert users.name is not None
+    if not instance.has_dynamic_partition(users.name, user_key):
+        instance.add_dynamic_partitions(users.name, [user_key])
+    if connector == "healthex":
+        client = healthex_client(resolve=True)
+        try:
+            url = client.create_link(user_key)
+        finally:
+            client.close()
+    elif connector == "fasten":
+        url = fasten_client(resolve=True).connect_url(user_key)
+    else:
+        raise ValueError(f"connector {connector!r} has no network connection")
+    ConnectionStore(settings.registry_path).open(user_key, connector, url)
+    return Connected(user_key, url)
+
+
+def status(settings: Settings, account_id: str) -> list[FacilityStatus] | None:
+    """Every connection's and facility's status, or None for an unknown account."""
+    user_key = PseudonymRegistry(settings.registry_path).lookup(account_id)
+    if user_key is None:
+        return None
+    return ConnectionStore(settings.registry_path).statuses(user_key)
