@@ -1,0 +1,138 @@
+"""Helpers for tests that need the sandbox: a real subprocess server and a webhook receiver."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from healthex_pipeline.sandbox.config import SandboxConfig
+
+STARTUP_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"sandbox exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/sandbox/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"sandbox not healthy after {STARTUP_TIMEOUT} s:\n{log.read_text()}")
+
+
+@contextmanager
+def running_sandbox(config: SandboxConfig) -> Iterator[str]:
+    """Start ``python -m healthex_pipeline.sandbox`` on a free port; yield its base URL.
+
+    The config's host and port are replaced (127.0.0.1, a free port); the process is terminated
+    on exit. Its log goes to a temporary file, shown if it fails to start.
+    """
+    config = dataclasses.replace(config, host="127.0.0.1", port=free_port())
+    with tempfile.TemporaryDirectory(prefix="sandbox-") as tmp:
+        config_path = Path(tmp) / "sandbox.json"
+        config_path.write_text(config.to_json())
+        log = Path(tmp) / "sandbox.log"
+        with log.open("wb") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "healthex_pipeline.sandbox", "--config", str(config_path)],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                _wait_healthy(config.base_url, process, log)
+                yield config.base_url
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@dataclass(frozen=True)
+class ReceivedWebhook:
+    """One POST the receiver got: its headers (lower-cased) and raw body."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookReceiver:
+    """A customer webhook endpoint that records what it receives."""
+
+    url: str
+    fail_first: int = 0
+    """Answer 500 to this many requests before accepting (to exercise the sender's retries)."""
+    received: list[ReceivedWebhook] = field(default_factory=list)
+    """Accepted (2xx-answered) deliveries, in arrival order."""
+    refused: int = 0
+    _arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    async def endpoint(self, request: Request) -> Response:
+        body = await request.body()
+        with self._arrived:
+            if self.refused < self.fail_first:
+                self.refused += 1
+                return JSONResponse({"error": "try again"}, status_code=500)
+            self.received.append(ReceivedWebhook(dict(request.headers), body))
+            self._arrived.notify_all()
+        return JSONResponse({"ok": True})
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedWebhook]:
+        """Block until ``count`` webhooks were accepted; raise TimeoutError otherwise."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.received) >= count, timeout):
+                raise TimeoutError(f"{len(self.received)} of {count} webhooks arrived")
+            return list(self.received)
+
+
+@contextmanager
+def webhook_receiver(fail_first: int = 0) -> Iterator[WebhookReceiver]:
+    """Serve a ``WebhookReceiver`` on a free port from a background thread."""
+    port = free_port()
+    receiver = WebhookReceiver(f"http://127.0.0.1:{port}/webhooks", fail_first=fail_first)
+    app = Starlette(routes=[Route("/webhooks", receiver.endpoint, methods=["POST"])])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("webhook receiver did not start")
+        time.sleep(0.01)
+    try:
+        yield receiver
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
