@@ -17,8 +17,8 @@ from healthex_pipeline.connectors.http import (
     TransientVendorError,
     VendorError,
     check_status,
-    field,
     read_json,
+    required_field,
 )
 from healthex_pipeline.connectors.resource import VendorResource
 from healthex_pipeline.raw_zone import RawPartition
@@ -51,7 +51,7 @@ class FastenClient(VendorResource):
         answer = self.retry_policy.run(
             "request export", partial(self._request_export, org_connection_id), idempotent=False
         )
-        return field("request export", answer, "task_id")
+        return required_field("request export", answer, "task_id")
 
     def download(self, url: str, partition: RawPartition, source: dict[str, str]) -> str:
         """Stream one export into a new inbox batch; returns the batch name.

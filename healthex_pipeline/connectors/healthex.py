@@ -15,7 +15,7 @@ import httpx
 import jwt
 from pydantic import Field, PrivateAttr
 
-from healthex_pipeline.connectors.http import VendorError, check_status, field, read_json
+from healthex_pipeline.connectors.http import VendorError, check_status, read_json, required_field
 from healthex_pipeline.connectors.resource import VendorResource
 from healthex_pipeline.raw_zone import RawPartition
 
@@ -51,7 +51,7 @@ class HealthExClient(VendorResource):
             "create link",
             lambda: read_json("create link", self._send("create link", "POST", path, body)),
         )
-        return field("create link", answer, "link")
+        return required_field("create link", answer, "link")
 
     def fetch_everything(self, patient_id: str, partition: RawPartition) -> str:
         """Stream every ``$everything`` page into one inbox batch; returns the batch name.
@@ -73,17 +73,15 @@ class HealthExClient(VendorResource):
         answer = self.retry_policy.run(
             "update data", lambda: read_json("update data", self._send("update data", "POST", path))
         )
-        outcome = _UPDATE_OUTCOMES.get(field("update data", answer, "message"))
+        outcome = _UPDATE_OUTCOMES.get(required_field("update data", answer, "message"))
         if outcome is None:
             raise VendorError("update data", reason="unexpected refresh status")
         return outcome
 
     def _pages(self, patient_id: str) -> Iterator[bytes]:
         """Each searchset page as received, following ``link[relation=next]`` on our API only."""
-        url = httpx.URL(
-            f"/FHIR/R4/Person/{patient_id}/$everything", params={"_count": self.page_size}
-        )
-        next_url: httpx.URL | None = url
+        path = f"/FHIR/R4/Person/{patient_id}/$everything"
+        next_url: httpx.URL | None = httpx.URL(path, params={"_count": self.page_size})
         while next_url is not None:
             content, bundle = self.retry_policy.run("everything", partial(self._page, next_url))
             yield content
@@ -126,7 +124,7 @@ class HealthExClient(VendorResource):
         credentials = {"apiKey": self.api_key, "apiSecret": self.api_secret}
         response = self.http().post("/v1/auth/token", json=credentials)
         check_status("auth", response)
-        token = field("auth", read_json("auth", response), "token")
+        token = required_field("auth", read_json("auth", response), "token")
         try:
             # Only the expiry is read; the API, not us, is the judge of the token's validity.
             claims = jwt.decode(token, options={"verify_signature": False})

@@ -88,7 +88,7 @@ def read_json(operation: str, response: httpx.Response) -> Any:
         ) from None
 
 
-def field(operation: str, document: Any, name: str) -> str:
+def required_field(operation: str, document: Any, name: str) -> str:
     """A required string field of a vendor answer; a missing one is a final, PHI-free error."""
     value = document.get(name) if isinstance(document, dict) else None
     if not isinstance(value, str) or not value:

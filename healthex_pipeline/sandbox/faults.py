@@ -68,10 +68,9 @@ class FaultConfig:
         bad_reasons = set(failed.values()) - FAILURE_REASONS
         if bad_reasons:
             raise ValueError(f"unknown failure_reason: {sorted(bad_reasons)}")
+        expire_token = data.get("expire_token") or {}
         return cls(
-            expire_token=int(data.get("expire_token", {}).get("times", 1))
-            if data.get("expire_token")
-            else 0,
+            expire_token=int(expire_token.get("times", 1)) if expire_token else 0,
             rate_limit=_route_fault(data.get("rate_limit")),
             server_error=_route_fault(data.get("server_error")),
             truncate=_route_fault(data.get("truncate")),
