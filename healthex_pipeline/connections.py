@@ -146,6 +146,16 @@ class ConnectionStore:
             ).fetchall()
         return [FacilityStatus(*row) for row in rows]
 
+    def updated_at(self, user_key: str, line: FacilityStatus) -> str:
+        """When a facility's status last changed (ISO 8601, UTC)."""
+        with self._connect() as con:
+            (value,) = con.execute(
+                "SELECT updated_at FROM facility_status "
+                "WHERE user_key = ? AND connector = ? AND facility = ?",
+                (user_key, line.connector, line.facility),
+            ).fetchone()
+        return str(value)
+
     def add_download(
         self, user_key: str, connector: str, facility: str, task_id: str, urls: list[str]
     ) -> bool:

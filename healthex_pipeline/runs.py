@@ -7,6 +7,7 @@ the Dagster daemon does in production: evaluate each sensor, then launch what it
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import dagster as dg
@@ -54,11 +55,17 @@ def run_partition(
     return RunOutcome(run_id=result.run_id, success=result.success)
 
 
-def tick_sensors(settings: Settings, cursors: dict[str, str | None]) -> list[RunOutcome]:
-    """Evaluate every sensor once (cursors updated in place) and run what they request."""
+def tick_sensors(
+    settings: Settings, cursors: dict[str, str | None], pool: Executor | None = None
+) -> list[RunOutcome]:
+    """Evaluate every sensor once (cursors updated in place) and run what they request.
+
+    A tick's requests are for distinct partitions, so with a ``pool`` they run in parallel; the
+    tick returns when all have finished, so one partition never has two runs at once.
+    """
     defs = build_defs(settings)
     instance = instance_for(settings)
-    outcomes = []
+    requested: list[tuple[str, str, dict[str, str]]] = []
     for sensor in defs.sensors or []:
         assert isinstance(sensor, dg.SensorDefinition)
         context = dg.build_sensor_context(
@@ -73,9 +80,8 @@ def tick_sensors(settings: Settings, cursors: dict[str, str | None]) -> list[Run
         for request in data.run_requests or []:
             assert isinstance(request.partition_key, dg.MultiPartitionKey)
             keys = request.partition_key.keys_by_dimension
-            outcomes.append(
-                run_partition(
-                    settings, keys["user"], keys["connector"], {"healthex/sensor": sensor.name}
-                )
-            )
-    return outcomes
+            requested.append((keys["user"], keys["connector"], {"healthex/sensor": sensor.name}))
+    if pool is None:
+        return [run_partition(settings, *request) for request in requested]
+    futures = [pool.submit(run_partition, settings, *request) for request in requested]
+    return [future.result() for future in futures]

@@ -36,6 +36,11 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+def org_connection_id(assignment: Assignment, facility: Facility) -> str:
+    """Fasten has one org connection per provider the patient connected: here, per facility."""
+    return f"{assignment.vendor_id}.{facility.facility_id}"
+
+
 class Scheduler:
     """Owns the background tasks of one sandbox process."""
 
@@ -106,41 +111,41 @@ class Scheduler:
         )
 
     def connect(self, assignment: Assignment) -> None:
-        """Send ``connection_success`` and schedule one export per facility."""
-        event = new_event("patient.connection_success", self._connection_data(assignment))
-        if self.state.faults.config.reorder_webhooks:
-            self.held[assignment.external_id] = event
-        else:
-            self.webhooks.send(event)
+        """Per facility (one org connection each): ``connection_success``, then an export."""
         for facility in assignment.require_patient().facilities:
+            event = new_event(
+                "patient.connection_success", self._connection_data(assignment, facility)
+            )
+            if self.state.faults.config.reorder_webhooks:
+                self.held[org_connection_id(assignment, facility)] = event
+            else:
+                self.webhooks.send(event)
             task_id = str(uuid.uuid4())
-            action = partial(self._export, assignment, [facility], task_id)
+            action = partial(self._export, assignment, facility, task_id)
             self._after(facility.delay_seconds, action)
 
-    def refresh(self, assignment: Assignment) -> str:
-        """Schedule one export of the whole record, done when the slowest facility answered."""
+    def refresh(self, assignment: Assignment, facility: Facility) -> str:
+        """Schedule a new export of one org connection (facility), after its usual delay."""
         task_id = str(uuid.uuid4())
-        facilities = list(assignment.require_patient().facilities)
-        delay = max(f.delay_seconds for f in facilities)
-        self._after(delay, partial(self._export, assignment, facilities, task_id))
+        self._after(facility.delay_seconds, partial(self._export, assignment, facility, task_id))
         return task_id
 
-    def _connection_data(self, assignment: Assignment) -> dict[str, Any]:
-        first = assignment.require_patient().facilities[0].facility_id
+    def _connection_data(self, assignment: Assignment, facility: Facility) -> dict[str, Any]:
         return {
-            "org_connection_id": assignment.vendor_id,
-            "endpoint_id": f"endpoint-{first}",
-            "brand_id": f"brand-{first}",
-            "portal_id": f"portal-{first}",
+            "org_connection_id": org_connection_id(assignment, facility),
+            "endpoint_id": f"endpoint-{facility.facility_id}",
+            "brand_id": f"brand-{facility.facility_id}",
+            "portal_id": f"portal-{facility.facility_id}",
             "connection_status": "authorized",
             "external_id": assignment.external_id,
         }
 
-    def _export(self, assignment: Assignment, facilities: list[Facility], task_id: str) -> None:
+    def _export(self, assignment: Assignment, facility: Facility, task_id: str) -> None:
         faults = self.state.faults.config
         config = self.state.config
+        facilities = [facility]
         common = {
-            "org_connection_id": assignment.vendor_id,
+            "org_connection_id": org_connection_id(assignment, facility),
             "task_id": task_id,
             "external_id": assignment.external_id,
         }
@@ -174,7 +179,7 @@ class Scheduler:
                 "export %s task %s ready (%d resources)", export.export_id, task_id, len(resources)
             )
         self.webhooks.send(event)
-        held = self.held.pop(assignment.external_id, None)
+        held = self.held.pop(org_connection_id(assignment, facility), None)
         if held is not None:
             self.webhooks.send(held)
 

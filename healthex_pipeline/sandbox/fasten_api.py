@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from healthex_pipeline.sandbox import links
-from healthex_pipeline.sandbox.delivery import scheduler_of
+from healthex_pipeline.sandbox.delivery import org_connection_id, scheduler_of
 from healthex_pipeline.sandbox.faults import error, faulty
 from healthex_pipeline.sandbox.state import PoolExhaustedError, state_of
 
@@ -44,7 +44,10 @@ async def connect(request: Request) -> Response:
             assignment.require_patient().pool_index,
             assignment.vendor_id,
         )
-    return JSONResponse({"org_connection_id": assignment.vendor_id})
+    connections = [
+        org_connection_id(assignment, f) for f in assignment.require_patient().facilities
+    ]
+    return JSONResponse({"org_connection_ids": connections})
 
 
 def _basic_auth_ok(request: Request) -> bool:
@@ -68,11 +71,17 @@ async def ehi_export(request: Request) -> Response:
         body = await request.json()
     except ValueError:
         body = None
-    connection_id = body.get("org_connection_id") if isinstance(body, dict) else None
-    assignment = state_of(request).by_vendor_id.get(str(connection_id))
+    connection_id = str(body.get("org_connection_id") if isinstance(body, dict) else None)
+    vendor_id, _, facility_id = connection_id.partition(".")
+    assignment = state_of(request).by_vendor_id.get(vendor_id)
     if assignment is None or assignment.connector != "fasten" or assignment.patient is None:
         return error(404, "unknown org_connection_id")
-    task_id = scheduler_of(request).refresh(assignment)
+    facility = next(
+        (f for f in assignment.patient.facilities if f.facility_id == facility_id), None
+    )
+    if facility is None:
+        return error(404, "unknown org_connection_id")
+    task_id = scheduler_of(request).refresh(assignment, facility)
     return JSONResponse({"task_id": task_id}, status_code=202)
 
 

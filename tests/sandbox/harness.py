@@ -60,14 +60,14 @@ class Sandbox:
         consented.raise_for_status()
         return consented.json()["healthexPatientId"]
 
-    def connect(self, external_id: str) -> str:
-        """Fasten connect; the org_connection_id."""
+    def connect(self, external_id: str) -> list[str]:
+        """Fasten connect; one org_connection_id per facility the patient connected."""
         answer = self.client.get(
             "/v1/connect",
             params={"public_id": self.config.fasten_public_id, "external_id": external_id},
         )
         answer.raise_for_status()
-        return answer.json()["org_connection_id"]
+        return answer.json()["org_connection_ids"]
 
     def patient(self, connector: str, external_id: str) -> dict[str, Any]:
         listing = self.client.get("/sandbox/patients").json()[connector]

@@ -22,20 +22,25 @@ def export_url(sandbox: Sandbox, external_id: str) -> str:
     raise AssertionError("no export webhook")
 
 
-def test_connect_sends_signed_connection_then_export_webhooks(sandbox: Sandbox) -> None:
-    connection_id = sandbox.connect("fa-signed")
+def test_connect_sends_signed_connection_then_export_webhooks_per_facility(
+    sandbox: Sandbox,
+) -> None:
+    connection_ids = sandbox.connect("fa-signed")
     n_facilities = len(sandbox.patient("fasten", "fa-signed")["patient"]["facilities"])
-    events = sandbox.events("fa-signed", 1 + n_facilities)
+    events = sandbox.events("fa-signed", 2 * n_facilities)
     verifier = Webhook(sandbox.config.webhook_secret)
+    seen: list[tuple[str, str]] = []
     for event in events:
         body = verifier.verify(event.body, event.headers)
         assert body["id"] == event.headers["webhook-id"]
         assert body["api_mode"] == "test"
-        assert body["data"]["org_connection_id"] == connection_id
-    assert (
-        types(events)
-        == ["patient.connection_success"] + ["patient.ehi_export_success"] * n_facilities
-    )
+        seen.append((body["data"]["org_connection_id"], body["type"]))
+    assert len(connection_ids) == n_facilities
+    for connection_id in connection_ids:
+        assert [t for c, t in seen if c == connection_id] == [
+            "patient.connection_success",
+            "patient.ehi_export_success",
+        ]
 
 
 def test_download_link_redirects_then_streams_the_facility_ndjson(sandbox: Sandbox) -> None:
@@ -119,7 +124,7 @@ def test_reorder_webhooks_sends_the_export_before_the_connection(sandbox: Sandbo
 
 
 def test_refresh_requires_basic_auth(sandbox: Sandbox) -> None:
-    connection_id = sandbox.connect("fa-refresh-auth")
+    connection_id = sandbox.connect("fa-refresh-auth")[0]
     answer = sandbox.client.post(
         "/v1/bridge/fhir/ehi-export",
         json={"org_connection_id": connection_id},
@@ -129,7 +134,7 @@ def test_refresh_requires_basic_auth(sandbox: Sandbox) -> None:
 
 
 def test_refresh_answers_202_then_an_export_webhook_with_its_task_id(sandbox: Sandbox) -> None:
-    connection_id = sandbox.connect("fa-refresh")
+    connection_id = sandbox.connect("fa-refresh")[0]
     n_facilities = len(sandbox.patient("fasten", "fa-refresh")["patient"]["facilities"])
     answer = sandbox.client.post(
         "/v1/bridge/fhir/ehi-export",
@@ -138,7 +143,7 @@ def test_refresh_answers_202_then_an_export_webhook_with_its_task_id(sandbox: Sa
     )
     assert answer.status_code == 202
     task_id = answer.json()["task_id"]
-    events = sandbox.events("fa-refresh", 2 + n_facilities, timeout=5)
+    events = sandbox.events("fa-refresh", 2 * n_facilities + 1, timeout=5)
     bodies = [orjson.loads(e.body) for e in events]
     assert any(b["data"].get("task_id") == task_id for b in bodies)
 
