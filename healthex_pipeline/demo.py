@@ -1,7 +1,9 @@
 """`healthex demo`: a synthetic population through the whole pipeline, checked against itself.
 
-The generator states how many rows each delivery must yield; the demo compares that with what
-the curated tables hold, so a green demo is evidence, not just an exit code.
+HealthEx and Fasten users arrive over the network (sandbox server, webhook receiver, sensors:
+see demo_network.py); Apple Health exports, and the DSTU2 deliveries the R4 sandbox does not
+serve, are file imports. The generator states how many rows each delivery must yield, and the
+demo compares that with what the curated tables hold, so a green demo is evidence.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from healthex_pipeline.demo_network import NetworkResult, run_network
 from healthex_pipeline.importer import import_files
+from healthex_pipeline.sandbox.population import R4
 from healthex_pipeline.settings import Settings
-from healthex_pipeline.synthetic import SyntheticDelivery, generate_population
+from healthex_pipeline.synthetic import SyntheticDelivery, SyntheticUser, generate_population
 from healthex_pipeline.transforms import models
 from healthex_pipeline.warehouse import Warehouse
+
+# "An hour" becomes 36 s: slow facilities stay visibly slow without making the demo long.
+TIME_SCALE = 0.01
+NETWORK_DEADLINE_SECONDS = 600.0
 
 
 @dataclass
@@ -27,23 +35,34 @@ class DemoSummary:
     """Counts for the terminal; no PHI (partition keys are pseudonyms)."""
 
     users: int = 0
-    deliveries: int = 0
-    runs: int = 0
-    failed_runs: int = 0
+    file_imports: int = 0
+    failed_imports: int = 0
     quarantined: int = 0
+    network: NetworkResult = field(default_factory=NetworkResult)
+    notifications: int = 0
     expected: Counter[str] = field(default_factory=Counter)
     actual: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return self.failed_runs == 0 and self.expected == self.actual
+        return (
+            self.failed_imports == 0
+            and self.network.failed_runs == 0
+            and self.network.ready == self.network.facilities
+            and self.expected == self.actual
+        )
 
     def render(self) -> str:
+        net = self.network
         lines = [
-            f"demo: {self.users} users, {self.deliveries} deliveries, {self.runs} partition runs "
-            f"({self.failed_runs} failed), {self.quarantined} inputs quarantined, "
-            f"{self.seconds:.1f} s",
+            f"demo: {self.users} users in {self.seconds:.1f} s",
+            f"  network: {net.users} users connected, {net.facilities} facilities, {net.ready} "
+            f"ready, {net.runs} sensor-triggered runs ({net.failed_runs} failed); connect to "
+            f"records ready: fastest {net.fastest_ready:.1f} s, slowest {net.slowest_ready:.1f} s",
+            f"  files: {self.file_imports} partition imports ({self.failed_imports} failed), "
+            f"{self.quarantined} inputs quarantined",
+            f"  notifications: {self.notifications}",
             f"{'table':<16}{'expected':>10}{'curated':>10}",
         ]
         for table in sorted(self.expected | self.actual):
@@ -55,12 +74,11 @@ class DemoSummary:
 
 @dataclass(frozen=True)
 class _PartitionJob:
-    """One user × connector's deliveries, written to disk and ready to import."""
+    """One user × connector's file deliveries, written to disk and ready to import."""
 
     account_id: str
     connector: str
     paths: tuple[Path, ...]
-    deliveries: int
 
 
 def _import_job(settings: Settings, job: _PartitionJob) -> tuple[bool, int]:
@@ -68,43 +86,29 @@ def _import_job(settings: Settings, job: _PartitionJob) -> tuple[bool, int]:
     return report.success, len(report.quarantined)
 
 
-def run_demo(settings: Settings, n_users: int, seed: int, workers: int = 2) -> DemoSummary:
-    """Generate, import every user × connector, and compare curated counts with expectations.
+def _is_file_delivery(delivery: SyntheticDelivery) -> bool:
+    """What the sandbox does not serve: Apple exports and DSTU2 deliveries."""
+    return delivery.connector == "apple_health" or delivery.fhir_version != R4
 
-    Partitions are independent (each writes only below its own user directory), so they are
-    imported by ``workers`` processes at once.
-    """
-    started = time.monotonic()
-    settings.ensure()
-    summary = DemoSummary()
-    population = generate_population(n_users, seed)
-    summary.users = len(population)
-    scratch = Path(tempfile.mkdtemp(prefix="demo-inputs-", dir=settings.home))
-    try:
-        jobs: list[_PartitionJob] = []
-        for user in population:
-            by_connector: dict[str, list[SyntheticDelivery]] = defaultdict(list)
-            for delivery in user.deliveries:
-                by_connector[delivery.connector].append(delivery)
-            for connector, deliveries in sorted(by_connector.items()):
-                paths: list[Path] = []
-                for index, delivery in enumerate(deliveries):
-                    paths += delivery.write(scratch / f"{user.account_id}-{connector}-{index}")
-                    summary.expected.update(delivery.expected)
-                jobs.append(
-                    _PartitionJob(user.account_id, connector, tuple(paths), len(deliveries))
-                )
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for job, (success, quarantined) in zip(
-                jobs, pool.map(_import_job, [settings] * len(jobs), jobs), strict=True
-            ):
-                summary.deliveries += job.deliveries
-                summary.runs += 1
-                summary.failed_runs += not success
-                summary.quarantined += quarantined
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+
+def _file_jobs(
+    population: list[SyntheticUser], scratch: Path, expected: Counter[str]
+) -> list[_PartitionJob]:
+    jobs = []
+    for user in population:
+        by_connector: dict[str, list[SyntheticDelivery]] = defaultdict(list)
+        for delivery in filter(_is_file_delivery, user.deliveries):
+            by_connector[delivery.connector].append(delivery)
+        for connector, deliveries in sorted(by_connector.items()):
+            paths: list[Path] = []
+            for index, delivery in enumerate(deliveries):
+                paths += delivery.write(scratch / f"{user.account_id}-{connector}-{index}")
+                expected.update(delivery.expected)
+            jobs.append(_PartitionJob(user.account_id, connector, tuple(paths)))
+    return jobs
+
+
+def _count_curated(settings: Settings, summary: DemoSummary) -> None:
     warehouse = Warehouse(settings.warehouse_root, settings.catalog_path)
     with warehouse.connect_readonly() as con:
         for model in models():
@@ -113,5 +117,32 @@ def run_demo(settings: Settings, n_users: int, seed: int, workers: int = 2) -> D
                 f"FROM {model.name}"
             ).fetchall()
             summary.actual[model.name] = int(count)
+        [(notified,)] = con.execute("SELECT count(*) FROM notifications").fetchall()
+        summary.notifications = int(notified)
+
+
+def run_demo(settings: Settings, n_users: int, seed: int, workers: int = 2) -> DemoSummary:
+    """Run the population through both paths and compare curated counts with expectations."""
+    started = time.monotonic()
+    settings.ensure()
+    summary = DemoSummary()
+    population = generate_population(n_users, seed)
+    summary.users = len(population)
+    scratch = Path(tempfile.mkdtemp(prefix="demo-inputs-", dir=settings.home))
+    try:
+        jobs = _file_jobs(population, scratch, summary.expected)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for success, quarantined in pool.map(_import_job, [settings] * len(jobs), jobs):
+                summary.file_imports += 1
+                summary.failed_imports += not success
+                summary.quarantined += quarantined
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    summary.network = run_network(
+        settings, n_users, seed, TIME_SCALE, NETWORK_DEADLINE_SECONDS, workers
+    )
+    summary.expected.update(summary.network.expected)
+    _count_curated(settings, summary)
     summary.seconds = time.monotonic() - started
     return summary
