@@ -76,6 +76,18 @@ def connect_command(
     typer.echo(connected.patient_url)
 
 
+@app.command("refresh")
+def refresh_command(user: Annotated[str, typer.Option(help="Account id.")]) -> None:
+    """Ask HealthEx for fresh records (records then arrive by push)."""
+    from healthex_pipeline.connect import NotConnectedError, refresh
+
+    try:
+        typer.echo(f"healthex: {refresh(Settings.from_env(), user)}")
+    except NotConnectedError as exc:
+        typer.echo(f"healthex refresh: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
 @app.command("status")
 def status_command(user: Annotated[str, typer.Option(help="Account id.")]) -> None:
     """Show each connection and facility: waiting, ready (n records), needs action, failed."""

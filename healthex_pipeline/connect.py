@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from healthex_pipeline.connections import ConnectionStore, FacilityStatus
+from healthex_pipeline.connections import (
+    CONNECTION,
+    NEEDS_PATIENT_ACTION,
+    WAITING,
+    ConnectionStore,
+    FacilityStatus,
+)
 from healthex_pipeline.defs.partitions import users
 from healthex_pipeline.defs.resources import fasten_client, healthex_client
 from healthex_pipeline.registry import PseudonymRegistry
@@ -44,6 +50,31 @@ def connect(settings: Settings, account_id: str, connector: str) -> Connected:
         raise ValueError(f"connector {connector!r} has no network connection")
     ConnectionStore(settings.registry_path).open(user_key, connector, url)
     return Connected(user_key, url)
+
+
+class NotConnectedError(Exception):
+    """The account has no HealthEx connection with a known patient yet (PHI-free message)."""
+
+
+def refresh(settings: Settings, account_id: str) -> str:
+    """Ask HealthEx for fresh records; returns the connection's new status.
+
+    ``PATIENT_ACTION_NEEDED`` becomes the status ``needs patient action`` (the product asks the
+    user to re-authorize through their link); otherwise the delivery will come by push.
+    """
+    user_key = PseudonymRegistry(settings.registry_path).lookup(account_id)
+    store = ConnectionStore(settings.registry_path)
+    patient_id = store.vendor_patient(user_key, "healthex") if user_key else None
+    if user_key is None or patient_id is None:
+        raise NotConnectedError("no HealthEx connection with a known patient for this account")
+    client = healthex_client(resolve=True)
+    try:
+        outcome = client.update_data(patient_id)
+    finally:
+        client.close()
+    new_status = NEEDS_PATIENT_ACTION if outcome == "patient_action_needed" else WAITING
+    store.set_status(user_key, "healthex", CONNECTION, new_status)
+    return new_status
 
 
 def status(settings: Settings, account_id: str) -> list[FacilityStatus] | None:

@@ -7,24 +7,27 @@ Dagster daemon ticks them.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import polars as pl
 import pytest
 
-from healthex_pipeline.connect import connect
+from healthex_pipeline.connect import connect, refresh
 from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.runs import tick_sensors
 from healthex_pipeline.sandbox.config import DelayPlan, SandboxConfig
-from healthex_pipeline.sandbox.population import build_pools
+from healthex_pipeline.sandbox.population import VendorName, build_pools
 from healthex_pipeline.sandbox.testing import running_sandbox
 from healthex_pipeline.settings import Settings
 from healthex_pipeline.webhooks.testing import running_receiver
-from tests.pipeline.tables import quarantine
+from tests.pipeline.tables import CURATED_TABLES, curated, quarantine
 
 # Fast facilities deliver at once, slow ones after 4 s: order is observable, tests stay short.
 DELAYS = DelayPlan(fast_min_seconds=0.0, fast_max_seconds=0.2, slow_seconds=4.0, slow_share=0.5)
@@ -83,16 +86,17 @@ def _facilities(base_url: str, connector: str, user_key: str) -> list[dict]:
 
 @pytest.mark.parametrize("connector", ["healthex", "fasten"])
 def test_fast_facilities_are_notified_first_and_each_delivery_once(
-    network: tuple[Settings, SandboxConfig], connector: str
+    network: tuple[Settings, SandboxConfig], connector: VendorName
 ) -> None:
     settings, config = network
     # The k-th connect gets the k-th pool patient: connect up to the first one that has both a
     # fast and a slow facility.
     pool = build_pools(config.n_users, config.seed, DELAYS).of(connector)
     target = next(i for i, p in enumerate(pool) if {f.slow for f in p.facilities} == {True, False})
-    for index in range(target + 1):
-        connected = connect(settings, f"acct-{connector}-{index}", connector)
-        httpx.get(connected.patient_url, timeout=30).raise_for_status()
+    patients = [connect(settings, f"acct-{connector}-{i}", connector) for i in range(target + 1)]
+    for patient in patients:
+        httpx.get(patient.patient_url, timeout=30).raise_for_status()
+    connected = patients[-1]
     facilities = _facilities(config.base_url, connector, connected.user_key)
     slow = {f["facility_id"] for f in facilities if f["slow"]}
     store = ConnectionStore(settings.registry_path)
@@ -159,3 +163,57 @@ def test_failed_export_becomes_a_phi_free_status(network: tuple[Settings, Sandbo
     _tick_until(settings, {}, lambda: len(failed()) == n and "waiting" not in failed(), 30)
 
     assert set(failed()) == {"failed: token_refresh_failure"}
+
+
+def _all_deliveries_ready(settings: Settings, config: SandboxConfig, account: str) -> str:
+    connected = connect(settings, account, "healthex")
+    httpx.get(connected.patient_url, timeout=30).raise_for_status()
+    n = len(_facilities(config.base_url, "healthex", connected.user_key))
+    store = ConnectionStore(settings.registry_path)
+
+    def ready() -> int:
+        return sum(s.status == "ready" for s in store.statuses(connected.user_key))
+
+    _tick_until(settings, {}, lambda: ready() == n, 60)
+    return connected.user_key
+
+
+def test_refresh_needing_patient_action_shows_in_status(
+    network: tuple[Settings, SandboxConfig],
+) -> None:
+    settings, config = network
+    user_key = _all_deliveries_ready(settings, config, "acct-reauth")
+    httpx.post(f"{config.base_url}/sandbox/faults", json={"patient_action_needed": [user_key]})
+
+    new_status = refresh(settings, "acct-reauth")
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "healthex"), "status", "--user", "acct-reauth"],
+        env={**os.environ, "HEALTHEX_HOME": str(settings.home)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    assert new_status == "needs patient action"
+    assert "healthex\t(connection)\tneeds patient action" in shown
+    assert "acct-reauth" not in shown and user_key not in shown
+
+
+def test_refresh_delivers_each_facility_again_without_duplicating_rows(
+    network: tuple[Settings, SandboxConfig],
+) -> None:
+    settings, config = network
+    user_key = _all_deliveries_ready(settings, config, "acct-refresh")
+    n = len(_facilities(config.base_url, "healthex", user_key))
+    before = _notifications(settings).height
+    rows_before = {t: len(curated(settings, t, user_key, "healthex")) for t in CURATED_TABLES}
+
+    assert refresh(settings, "acct-refresh") == "waiting"
+    _tick_until(settings, {}, lambda: _notifications(settings).height == before + n, 60)
+    for _ in range(3):
+        tick_sensors(settings, {})
+
+    assert _notifications(settings).height == before + n
+    assert {t: len(curated(settings, t, user_key, "healthex")) for t in CURATED_TABLES} == (
+        rows_before
+    )
