@@ -24,12 +24,13 @@ def build_defs(settings: Settings) -> dg.Definitions:
         lambda spec: spec.replace_attributes(owners=OWNERS),
         [raw_fhir, staging, *curated_assets, records_ready],
     )
+    storage = PipelineStorage.for_settings(settings)
     return dg.Definitions(
         assets=assets,
         asset_checks=asset_checks,
         jobs=[partition_pipeline],
         sensors=[healthex_landing_sensor, fasten_webhook_sensor],
-        resources={"storage": PipelineStorage(home=str(settings.home)), **vendor_clients()},
+        resources={"storage": storage, **vendor_clients()},
     )
 
 

@@ -64,6 +64,7 @@ def tick_sensors(
     tick returns when all have finished, so one partition never has two runs at once.
     """
     defs = build_defs(settings)
+    storage = PipelineStorage.for_settings(settings)
     instance = instance_for(settings)
     requested: list[tuple[str, str, dict[str, str]]] = []
     for sensor in defs.sensors or []:
@@ -71,7 +72,7 @@ def tick_sensors(
         context = dg.build_sensor_context(
             instance=instance,
             cursor=cursors.get(sensor.name),
-            resources={"storage": PipelineStorage(home=str(settings.home))},
+            resources={"storage": storage},
             definitions=defs,
         )
         with dg.partition_loading_context(dynamic_partitions_store=instance):

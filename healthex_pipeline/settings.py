@@ -18,11 +18,17 @@ class Settings:
     """Resolved locations under HEALTHEX_HOME."""
 
     home: Path
+    landing: Path | None = None
+    """HealthEx's push target; defaults to a folder in HEALTHEX_HOME."""
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Read HEALTHEX_HOME (default ``./.healthex``), made absolute so runs agree on it."""
-        return cls(home=Path(os.environ.get("HEALTHEX_HOME", ".healthex")).resolve())
+        """Read HEALTHEX_HOME (default ``./.healthex``) and HEALTHEX_LANDING_DIR, made absolute."""
+        landing = os.environ.get("HEALTHEX_LANDING_DIR")
+        return cls(
+            home=Path(os.environ.get("HEALTHEX_HOME", ".healthex")).resolve(),
+            landing=Path(landing).resolve() if landing else None,
+        )
 
     @property
     def dagster_home(self) -> Path:
@@ -47,7 +53,7 @@ class Settings:
     @property
     def landing_root(self) -> Path:
         """Where HealthEx pushes deliveries (its S3/SFTP target, a local folder by default)."""
-        return self.home / "landing" / "healthex"
+        return self.landing or self.home / "landing" / "healthex"
 
     @property
     def webhooks_path(self) -> Path:

@@ -22,12 +22,20 @@ class PipelineStorage(dg.ConfigurableResource):
     """Local files under HEALTHEX_HOME; object storage later is another implementation."""
 
     home: str
+    landing_dir: str | None = None
     max_file_bytes: int = IngestLimits.max_file_bytes
     max_decompressed_bytes: int = IngestLimits.max_decompressed_bytes
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> PipelineStorage:
+        """The storage resource of one HEALTHEX_HOME (and landing area)."""
+        return cls(home=str(settings.home), landing_dir=str(settings.landing_root))
+
     @property
     def settings(self) -> Settings:
-        return Settings(home=Path(self.home))
+        return Settings(
+            home=Path(self.home), landing=Path(self.landing_dir) if self.landing_dir else None
+        )
 
     @property
     def limits(self) -> IngestLimits:

@@ -24,7 +24,7 @@ def _tick(sensor: dg.SensorDefinition, settings: Settings, cursor: str | None = 
     context = dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
-        resources={"storage": PipelineStorage(home=str(settings.home))},
+        resources={"storage": PipelineStorage.for_settings(settings)},
         definitions=build_defs(settings),
     )
     # What the daemon sets up around a tick: partition lookups go to the instance.

@@ -104,5 +104,8 @@ def test_slow_facility_delivers_after_the_fast_ones(tmp_path: Path) -> None:
     after = {
         d["facility_ids"][0]: d["at"] - described["consented_at"] for d in described["deliveries"]
     }
-    assert max(t for f, t in after.items() if not slow[f]) < 0.8
+    # Ordering, not wall-clock bounds on the fast side: CI machines are loaded.
+    assert max(t for f, t in after.items() if not slow[f]) < min(
+        t for f, t in after.items() if slow[f]
+    )
     assert min(t for f, t in after.items() if slow[f]) >= 1.0
