@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -14,37 +12,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from healthex_pipeline.processes import free_port, running_process
 from healthex_pipeline.sandbox.config import SandboxConfig
 
 STARTUP_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"sandbox exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/sandbox/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"sandbox not healthy after {STARTUP_TIMEOUT} s:\n{log.read_text()}")
 
 
 @contextmanager
@@ -52,29 +29,15 @@ def running_sandbox(config: SandboxConfig) -> Iterator[str]:
     """Start ``python -m healthex_pipeline.sandbox`` on a free port; yield its base URL.
 
     The config's host and port are replaced (127.0.0.1, a free port); the process is terminated
-    on exit. Its log goes to a temporary file, shown if it fails to start.
+    on exit.
     """
     config = dataclasses.replace(config, host="127.0.0.1", port=free_port())
     with tempfile.TemporaryDirectory(prefix="sandbox-") as tmp:
         config_path = Path(tmp) / "sandbox.json"
         config_path.write_text(config.to_json())
-        log = Path(tmp) / "sandbox.log"
-        with log.open("wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "healthex_pipeline.sandbox", "--config", str(config_path)],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                _wait_healthy(config.base_url, process, log)
-                yield config.base_url
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        argv = [sys.executable, "-m", "healthex_pipeline.sandbox", "--config", str(config_path)]
+        with running_process(argv, f"{config.base_url}/sandbox/health"):
+            yield config.base_url
 
 
 @dataclass(frozen=True)
