@@ -9,12 +9,10 @@ the way the Dagster daemon would, until every facility is ready or the deadline 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,7 +23,7 @@ from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.runs import tick_sensors
 from healthex_pipeline.sandbox.config import DelayPlan, SandboxConfig
 from healthex_pipeline.sandbox.population import build_pools
-from healthex_pipeline.sandbox.testing import running_sandbox
+from healthex_pipeline.sandbox.testing import running_sandbox, vendor_environment
 from healthex_pipeline.settings import Settings
 from healthex_pipeline.webhooks.testing import running_receiver
 
@@ -45,20 +43,6 @@ class NetworkResult:
     failed_runs: int = 0
     fastest_ready: float = 0.0
     slowest_ready: float = 0.0
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _ready_times(settings: Settings, connected_at: dict[str, float]) -> list[float]:
@@ -96,19 +80,7 @@ def run_network(
             time_scale=time_scale,
         )
         base_url = stack.enter_context(running_sandbox(config))
-        stack.enter_context(
-            _environment(
-                {
-                    "HEALTHEX_API_URL": base_url,
-                    "HEALTHEX_API_KEY": config.api_key,
-                    "HEALTHEX_API_SECRET": config.api_secret,
-                    "HEALTHEX_PROJECT_ID": config.project_id,
-                    "FASTEN_API_URL": base_url,
-                    "FASTEN_PUBLIC_ID": config.fasten_public_id,
-                    "FASTEN_PRIVATE_KEY": config.fasten_private_key,
-                }
-            )
-        )
+        stack.enter_context(vendor_environment(config, base_url))
         # Workers start after the vendor settings are in the environment, so they inherit them.
         pool = stack.enter_context(
             ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))

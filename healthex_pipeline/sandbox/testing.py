@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import tempfile
 import threading
@@ -38,6 +39,34 @@ def running_sandbox(config: SandboxConfig) -> Iterator[str]:
         argv = [sys.executable, "-m", "healthex_pipeline.sandbox", "--config", str(config_path)]
         with running_process(argv, f"{config.base_url}/sandbox/health"):
             yield config.base_url
+
+
+@contextmanager
+def vendor_environment(config: SandboxConfig, base_url: str) -> Iterator[None]:
+    """Point the HealthEx and Fasten clients (their ``*_API_*`` variables) at this sandbox.
+
+    Set in this process's environment, so child processes started inside inherit it; restored
+    on exit.
+    """
+    values = {
+        "HEALTHEX_API_URL": base_url,
+        "HEALTHEX_API_KEY": config.api_key,
+        "HEALTHEX_API_SECRET": config.api_secret,
+        "HEALTHEX_PROJECT_ID": config.project_id,
+        "FASTEN_API_URL": base_url,
+        "FASTEN_PUBLIC_ID": config.fasten_public_id,
+        "FASTEN_PRIVATE_KEY": config.fasten_private_key,
+    }
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.runs import tick_sensors
 from healthex_pipeline.sandbox.config import DelayPlan, SandboxConfig
 from healthex_pipeline.sandbox.population import VendorName, build_pools
-from healthex_pipeline.sandbox.testing import running_sandbox
+from healthex_pipeline.sandbox.testing import running_sandbox, vendor_environment
 from healthex_pipeline.settings import Settings
 from healthex_pipeline.webhooks.testing import running_receiver
 from tests.pipeline.tables import CURATED_TABLES, curated, quarantine
@@ -42,23 +42,7 @@ def network(settings: Settings) -> Iterator[tuple[Settings, SandboxConfig]]:
         receiver = stack.enter_context(running_receiver(settings.home, config.webhook_secret))
         config = replace(config, webhook_url=f"{receiver}/webhooks/fasten")
         base_url = stack.enter_context(running_sandbox(config))
-        env = {
-            "HEALTHEX_API_URL": base_url,
-            "HEALTHEX_API_KEY": config.api_key,
-            "HEALTHEX_API_SECRET": config.api_secret,
-            "HEALTHEX_PROJECT_ID": config.project_id,
-            "FASTEN_API_URL": base_url,
-            "FASTEN_PUBLIC_ID": config.fasten_public_id,
-            "FASTEN_PRIVATE_KEY": config.fasten_private_key,
-        }
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        stack.callback(
-            lambda: [
-                os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-                for k, v in saved.items()
-            ]
-        )
+        stack.enter_context(vendor_environment(config, base_url))
         yield settings, replace(config, port=int(base_url.rsplit(":", 1)[1]))
 
 
