@@ -15,7 +15,7 @@ from healthex_pipeline.connections import (
     ConnectionStore,
     FacilityStatus,
 )
-from healthex_pipeline.defs.partitions import users
+from healthex_pipeline.defs.partitions import ensure_users
 from healthex_pipeline.defs.resources import fasten_client, healthex_client
 from healthex_pipeline.registry import PseudonymRegistry
 from healthex_pipeline.runs import instance_for
@@ -34,10 +34,7 @@ def connect(settings: Settings, account_id: str, connector: str) -> Connected:
     """Open (idempotently) a connection of ``connector`` for the account."""
     settings.ensure()
     user_key = PseudonymRegistry(settings.registry_path).user_key(account_id)
-    instance = instance_for(settings)
-    assert users.name is not None
-    if not instance.has_dynamic_partition(users.name, user_key):
-        instance.add_dynamic_partitions(users.name, [user_key])
+    ensure_users(instance_for(settings), [user_key])
     if connector == "healthex":
         client = healthex_client(resolve=True)
         try:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from healthex_pipeline.demo_network import NetworkResult, run_network
 from healthex_pipeline.importer import import_files
+from healthex_pipeline.runs import instance_for
 from healthex_pipeline.sandbox.population import R4
 from healthex_pipeline.settings import Settings
 from healthex_pipeline.synthetic import SyntheticDelivery, SyntheticUser, generate_population
@@ -125,6 +126,7 @@ def run_demo(settings: Settings, n_users: int, seed: int, workers: int = 2) -> D
     """Run the population through both paths and compare curated counts with expectations."""
     started = time.monotonic()
     settings.ensure()
+    instance_for(settings)  # create the instance's storage once, before workers race to
     summary = DemoSummary()
     population = generate_population(n_users, seed)
     summary.users = len(population)

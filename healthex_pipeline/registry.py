@@ -62,12 +62,16 @@ class PseudonymRegistry:
             (secret,) = con.execute("SELECT secret FROM registry_secret").fetchone()
             salt = secrets.token_bytes(16)
             digest = hmac.new(secret, salt + account_id.encode(), hashlib.sha256).hexdigest()
-            key = f"u_{digest[:24]}"
+            # OR IGNORE: if another process registered the account meanwhile, its key stands.
             con.execute(
-                "INSERT INTO accounts (account_id, salt, user_key, created_at) VALUES (?, ?, ?, ?)",
-                (account_id, salt, key, datetime.now(UTC).isoformat()),
+                "INSERT OR IGNORE INTO accounts (account_id, salt, user_key, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (account_id, salt, f"u_{digest[:24]}", datetime.now(UTC).isoformat()),
             )
-            return key
+            (key,) = con.execute(
+                "SELECT user_key FROM accounts WHERE account_id = ?", (account_id,)
+            ).fetchone()
+            return str(key)
 
     def is_registered(self, user_key: str) -> bool:
         """Whether a pseudonym belongs to a live account (deliveries to others are refused)."""

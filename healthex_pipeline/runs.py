@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from healthex_pipeline.definitions import build_defs
-from healthex_pipeline.defs.partitions import partition_key, users
+from healthex_pipeline.defs.partitions import ensure_users, partition_key
 from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.settings import Settings
 
@@ -40,9 +40,7 @@ def run_partition(
 ) -> RunOutcome:
     """Register the user's partition if new and run the partition pipeline for it."""
     instance = instance_for(settings)
-    assert users.name is not None
-    if not instance.has_dynamic_partition(users.name, user_key):
-        instance.add_dynamic_partitions(users.name, [user_key])
+    ensure_users(instance, [user_key])
     job = build_defs(settings).resolve_job_def("partition_pipeline")
     result = job.execute_in_process(
         instance=instance,

@@ -27,3 +27,17 @@ def partition_context(
     return PartitionContext(
         user_key=dims["user"], connector=dims["connector"], run_id=context.run.run_id
     )
+
+
+def ensure_users(instance: dg.DagsterInstance, user_keys: list[str]) -> None:
+    """Register user partitions that are missing; safe when another process races to add them."""
+    assert users.name is not None
+    for user_key in user_keys:
+        if instance.has_dynamic_partition(users.name, user_key):
+            continue
+        try:
+            instance.add_dynamic_partitions(users.name, [user_key])
+        except Exception:
+            # Another process added it between the check and the insert; anything else re-raises.
+            if not instance.has_dynamic_partition(users.name, user_key):
+                raise
