@@ -127,7 +127,7 @@ def sandbox_serve_command(
             n_users=users,
             seed=seed,
             webhook_url=webhook_url,
-            landing_dir=str(settings.landing_root),
+            landing_dir=settings.landing_location,
             time_scale=time_scale,
         )
     )

@@ -76,7 +76,7 @@ def run_network(
             seed=seed,
             webhook_url=f"{receiver}/webhooks/fasten",
             webhook_secret=secret,
-            landing_dir=str(settings.landing_root),
+            landing_dir=settings.landing_location,
             time_scale=time_scale,
         )
         base_url = stack.enter_context(running_sandbox(config))

@@ -1,7 +1,8 @@
 """HealthEx push deliveries: files HealthEx writes to our storage, taken into partition inboxes.
 
 HealthEx writes ``{orgId}/{projectId}/{healthexPatientId}/{externalId}/{facilityId}/{id}.json``
-(see docs/vendor-apis.md); ``externalId`` is our pseudonym. Taking a delivery stages it into the
+(see docs/vendor-apis.md) into a local folder or an S3 prefix (see ``landing_store``);
+``externalId`` is our pseudonym. Taking a delivery stages it into the
 partition's inbox and then removes it from the landing area, so a crash in between at worst
 stages it twice, which content addressing makes harmless.
 """
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from healthex_pipeline.connections import WAITING, ConnectionStore
-from healthex_pipeline.raw_zone import InboxFile, RawPartition
+from healthex_pipeline.landing_store import LandingStore
+from healthex_pipeline.raw_zone import RawPartition
 from healthex_pipeline.registry import PseudonymRegistry
 
 CONNECTOR = "healthex"
@@ -20,25 +22,26 @@ CONNECTOR = "healthex"
 
 @dataclass(frozen=True)
 class LandedDelivery:
-    """One complete file in the landing area and what its path says."""
+    """One complete file in the landing area and what its key says."""
 
-    path: Path
+    key: str
     patient_id: str
     user_key: str
     facility: str
     delivery_id: str
 
 
-def scan(landing_root: Path) -> list[LandedDelivery]:
-    """Complete deliveries (temporary names start with a dot), oldest path first."""
-    if not landing_root.exists():
-        return []
+def scan(landing: LandingStore) -> list[LandedDelivery]:
+    """Complete deliveries at the documented depth, in key order."""
     found = []
-    for path in sorted(landing_root.glob("*/*/*/*/*/*.json")):
-        if path.name.startswith("."):
+    for key in landing.list_keys():
+        parts = key.split("/")
+        if len(parts) != 6 or not parts[-1].endswith(".json"):
             continue
-        patient_id, user_key, facility = path.parts[-4], path.parts[-3], path.parts[-2]
-        found.append(LandedDelivery(path, patient_id, user_key, facility, path.stem))
+        patient_id, user_key, facility, name = parts[2:]
+        found.append(
+            LandedDelivery(key, patient_id, user_key, facility, name.removesuffix(".json"))
+        )
     return found
 
 
@@ -51,7 +54,7 @@ class Taken:
 
 
 def take(
-    landing_root: Path,
+    landing: LandingStore,
     raw_root: Path,
     registry: PseudonymRegistry,
     connections: ConnectionStore,
@@ -59,18 +62,18 @@ def take(
     """Stage every landed delivery of a registered user into its partition's inbox."""
     by_user: dict[str, list[str]] = {}
     unknown = 0
-    for delivery in scan(landing_root):
+    for delivery in scan(landing):
         if not registry.is_registered(delivery.user_key):
             unknown += 1
             continue
         partition = RawPartition(raw_root, delivery.user_key, CONNECTOR)
-        batch = partition.stage(
-            [InboxFile(delivery.path, f"{delivery.facility}/{delivery.delivery_id}.json")],
+        batch = partition.stage_stream(
+            [(f"{delivery.facility}/{delivery.delivery_id}.json", landing.chunks(delivery.key))],
             "healthex-push",
             {"facility": delivery.facility, "delivery": delivery.delivery_id},
         )
         connections.set_vendor_patient(delivery.user_key, CONNECTOR, delivery.patient_id)
         connections.set_status(delivery.user_key, CONNECTOR, delivery.facility, WAITING)
-        delivery.path.unlink()
+        landing.delete(delivery.key)
         by_user.setdefault(delivery.user_key, []).append(batch)
     return Taken(by_user, unknown)

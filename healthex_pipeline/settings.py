@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from healthex_pipeline.landing_store import is_remote
+
 CONNECTORS: tuple[str, ...] = ("healthex", "fasten", "apple_health")
 
 
@@ -18,16 +20,19 @@ class Settings:
     """Resolved locations under HEALTHEX_HOME."""
 
     home: Path
-    landing: Path | None = None
-    """HealthEx's push target; defaults to a folder in HEALTHEX_HOME."""
+    landing: str | None = None
+    """HealthEx's push target, a folder path or ``s3://bucket/prefix``; defaults to a folder in
+    HEALTHEX_HOME."""
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Read HEALTHEX_HOME (default ``./.healthex``) and HEALTHEX_LANDING_DIR, made absolute."""
+        """Read HEALTHEX_HOME (default ``./.healthex``) and HEALTHEX_LANDING_DIR, paths absolute."""
         landing = os.environ.get("HEALTHEX_LANDING_DIR")
+        if landing and not is_remote(landing):
+            landing = str(Path(landing).resolve())
         return cls(
             home=Path(os.environ.get("HEALTHEX_HOME", ".healthex")).resolve(),
-            landing=Path(landing).resolve() if landing else None,
+            landing=landing or None,
         )
 
     @property
@@ -51,9 +56,16 @@ class Settings:
         return self.home / "warehouse"
 
     @property
+    def landing_location(self) -> str:
+        """Where HealthEx pushes deliveries: a folder path or an ``s3://`` URL."""
+        return self.landing or str(self.home / "landing" / "healthex")
+
+    @property
     def landing_root(self) -> Path:
-        """Where HealthEx pushes deliveries (its S3/SFTP target, a local folder by default)."""
-        return self.landing or self.home / "landing" / "healthex"
+        """The landing folder, for code that needs a local path; an S3 landing has none."""
+        if is_remote(self.landing_location):
+            raise ValueError("the landing area is an S3 location, not a local folder")
+        return Path(self.landing_location)
 
     @property
     def webhooks_path(self) -> Path:

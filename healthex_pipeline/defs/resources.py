@@ -23,19 +23,18 @@ class PipelineStorage(dg.ConfigurableResource):
 
     home: str
     landing_dir: str | None = None
+    """A landing folder path or ``s3://bucket/prefix``; None: the folder in HEALTHEX_HOME."""
     max_file_bytes: int = IngestLimits.max_file_bytes
     max_decompressed_bytes: int = IngestLimits.max_decompressed_bytes
 
     @classmethod
     def for_settings(cls, settings: Settings) -> PipelineStorage:
         """The storage resource of one HEALTHEX_HOME (and landing area)."""
-        return cls(home=str(settings.home), landing_dir=str(settings.landing_root))
+        return cls(home=str(settings.home), landing_dir=settings.landing_location)
 
     @property
     def settings(self) -> Settings:
-        return Settings(
-            home=Path(self.home), landing=Path(self.landing_dir) if self.landing_dir else None
-        )
+        return Settings(home=Path(self.home), landing=self.landing_dir)
 
     @property
     def limits(self) -> IngestLimits:

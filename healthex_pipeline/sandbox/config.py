@@ -45,7 +45,9 @@ class SandboxConfig:
     webhook_attempts: int = 4
     """Deliveries of one webhook before the sender gives up on a non-2xx receiver."""
     landing_dir: str | None = None
-    """Local directory standing for the customer's storage HealthEx pushes to; None: no push."""
+    """The customer's storage HealthEx pushes to, a folder path or ``s3://bucket/prefix``; None:
+    no push. An S3 endpoint and credentials come from the sandbox process's environment, the
+    same variables the pipeline reads (``HEALTHEX_LANDING_S3_ENDPOINT``, ``AWS_*``)."""
     time_scale: float = 1.0
     delays: DelayPlan = field(default_factory=DelayPlan)
     link_ttl_seconds: float = 3600.0

@@ -1,4 +1,4 @@
-"""Background deliveries: HealthEx pushes to the landing directory, Fasten exports and webhooks.
+"""Background deliveries: HealthEx pushes to the landing area, Fasten exports and webhooks.
 
 Everything runs as asyncio tasks of the server's event loop, started and cancelled by the app's
 lifespan; each facility delivers after its own (scaled) delay.
@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from functools import partial
-from pathlib import Path
 from typing import Any, cast
 
 from starlette.requests import Request
 
+from healthex_pipeline.landing_store import LandingStore
 from healthex_pipeline.sandbox import bundles, links
 from healthex_pipeline.sandbox.population import Facility, distinct_resources
 from healthex_pipeline.sandbox.state import Assignment, Delivered, Export, SandboxState
@@ -26,14 +25,6 @@ from healthex_pipeline.sandbox.webhooks import Event, WebhookSender, new_event
 log = logging.getLogger(__name__)
 EXPIRED_LINK_AGE = 60
 """How long ago links made under the ``expire_links`` fault expired, in seconds."""
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write under a hidden temporary name, then rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def org_connection_id(assignment: Assignment, facility: Facility) -> str:
@@ -54,6 +45,8 @@ class Scheduler:
             max(config.scaled(1.0), 0.01),
             state.faults,
         )
+        self.landing = LandingStore.at(config.landing_dir) if config.landing_dir else None
+        """Where pushes go, written atomically so the pipeline never takes half a file."""
         self.tasks: set[asyncio.Task[None]] = set()
         self.held: dict[str, Event] = {}
         """``connection_success`` events held back until the first export (reorder fault)."""
@@ -89,24 +82,25 @@ class Scheduler:
         config = self.state.config
         delivery_id = str(uuid.uuid4())
         assignment.deliveries.append(Delivered([facility.facility_id], delivery_id, time.time()))
-        if config.landing_dir is None:
+        if self.landing is None:
             return
         patient_id = assignment.require_patient().patient_id
-        path = Path(config.landing_dir).joinpath(
-            config.org_id,
-            config.project_id,
-            patient_id,
-            assignment.external_id,
-            facility.facility_id,
-            f"{delivery_id}.json",
+        key = "/".join(
+            (
+                config.org_id,
+                config.project_id,
+                patient_id,
+                assignment.external_id,
+                facility.facility_id,
+                f"{delivery_id}.json",
+            )
         )
         fhir_base = f"{config.base_url}/FHIR/R4"
-        write_atomically(path, bundles.collection(delivery_id, facility.resources, fhir_base))
+        self.landing.write(key, bundles.collection(delivery_id, facility.resources, fhir_base))
         log.info(
-            "pushed delivery %s facility %s patient %s (%d resources)",
+            "pushed delivery %s facility %s (%d resources)",
             delivery_id,
             facility.facility_id,
-            patient_id,
             len(facility.resources),
         )
 

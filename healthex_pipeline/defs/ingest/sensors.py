@@ -8,9 +8,10 @@ import dagster as dg
 from healthex_pipeline import landing
 from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.defs.jobs import partition_pipeline
-from healthex_pipeline.defs.partitions import partition_key, users
+from healthex_pipeline.defs.partitions import ensure_users, partition_key
 from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.fasten_events import apply_events
+from healthex_pipeline.landing_store import LandingStore
 from healthex_pipeline.registry import PseudonymRegistry
 from healthex_pipeline.webhooks.store import WebhookEventStore
 
@@ -32,10 +33,7 @@ def _result(
         for r in run_requests
         if isinstance(r.partition_key, dg.MultiPartitionKey)
     )
-    assert users.name is not None
-    missing = [k for k in user_keys if not context.instance.has_dynamic_partition(users.name, k)]
-    if missing:
-        context.instance.add_dynamic_partitions(users.name, missing)
+    ensure_users(context.instance, user_keys)
     return dg.SensorResult(run_requests=run_requests, cursor=cursor)
 
 
@@ -50,7 +48,7 @@ def healthex_landing_sensor(
     """One run per user with new deliveries; the run key names the staged batches."""
     settings = storage.settings
     taken = landing.take(
-        settings.landing_root,
+        LandingStore.at(settings.landing_location),
         settings.raw_root,
         PseudonymRegistry(settings.registry_path),
         ConnectionStore(settings.registry_path),
