@@ -9,11 +9,12 @@ the partition's run fetches them. Only pseudonyms, vendor ids and counts live he
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from healthex_pipeline.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS connections (
@@ -81,10 +82,8 @@ class ConnectionStore:
         with self._connect() as con:
             con.executescript(_SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self._path, timeout=30)) as con, con:
-            yield con
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect(self._path)
 
     def open(self, user_key: str, connector: str, link: str | None = None) -> None:
         """Record a new connection (idempotent) waiting for the patient and the first delivery."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+
+from healthex_pipeline.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS registry_secret (
@@ -37,23 +37,18 @@ class PseudonymRegistry:
     def __init__(self, path: Path) -> None:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as con, con:
+        with connect(self._path) as con:
             con.executescript(_SCHEMA)
             con.execute(
                 "INSERT OR IGNORE INTO registry_secret (id, secret) VALUES (1, ?)",
                 (secrets.token_bytes(32),),
             )
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self._path, timeout=30)
-        con.execute("PRAGMA journal_mode=WAL")
-        return con
-
     def user_key(self, account_id: str) -> str:
         """Return the account's pseudonym, registering the account on first sight."""
         if not account_id.strip():
             raise ValueError("account id is empty")
-        with closing(self._connect()) as con, con:
+        with connect(self._path) as con:
             row = con.execute(
                 "SELECT user_key FROM accounts WHERE account_id = ?", (account_id,)
             ).fetchone()
@@ -75,13 +70,13 @@ class PseudonymRegistry:
 
     def is_registered(self, user_key: str) -> bool:
         """Whether a pseudonym belongs to a live account (deliveries to others are refused)."""
-        with closing(self._connect()) as con:
+        with connect(self._path) as con:
             row = con.execute("SELECT 1 FROM accounts WHERE user_key = ?", (user_key,)).fetchone()
         return row is not None
 
     def lookup(self, account_id: str) -> str | None:
         """The pseudonym of a registered account, or None; never registers."""
-        with closing(self._connect()) as con:
+        with connect(self._path) as con:
             row = con.execute(
                 "SELECT user_key FROM accounts WHERE account_id = ?", (account_id,)
             ).fetchone()

@@ -7,13 +7,15 @@ repeat is dropped. Rowids only grow (AUTOINCREMENT), so a sensor cursor never sk
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from healthex_pipeline.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -44,8 +46,6 @@ class WebhookEventStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            # WAL lets the sensor read while the receiver writes.
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
 
     def record(
@@ -70,8 +70,6 @@ class WebhookEventStore:
             ).fetchall()
         return [StoredEvent(r[0], r[1], r[2], orjson.loads(r[3]), r[4]) for r in rows]
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         """A short-lived connection per call: safe from any thread, commits on success."""
-        with closing(sqlite3.connect(self.path, timeout=30.0)) as db, db:
-            yield db
+        return connect(self.path)

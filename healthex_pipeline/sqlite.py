@@ -1,0 +1,29 @@
+"""The project's small SQLite stores (registry, connections, webhook events), opened one way.
+
+``secure_delete`` makes SQLite overwrite deleted content instead of leaving it in free pages, so
+a purged user's rows are physically gone once the write-ahead log is checkpointed (``purge``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """A short-lived connection, committed on success; safe from several processes."""
+    with closing(sqlite3.connect(path, timeout=30)) as con, con:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA secure_delete=ON")
+        yield con
+
+
+def compact(path: Path) -> None:
+    """Checkpoint and truncate the WAL, then rebuild the file: no deleted byte survives."""
+    with closing(sqlite3.connect(path, timeout=30)) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.execute("VACUUM")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
