@@ -88,6 +88,26 @@ def refresh_command(user: Annotated[str, typer.Option(help="Account id.")]) -> N
         raise typer.Exit(EXIT_USAGE) from exc
 
 
+@app.command("delete")
+def delete_command(
+    user: Annotated[str, typer.Option(help="Account id.")],
+    connector: Annotated[Connector | None, typer.Option(help="Only this connector.")] = None,
+) -> None:
+    """Purge the account's data from every layer and print the deletion certificate.
+
+    Exit 0 when verification found nothing left, 1 otherwise, 2 for an unknown account.
+    """
+    from healthex_pipeline.deletion import UnknownAccountError, purge
+
+    try:
+        certificate = purge(Settings.from_env(), user, connector.value if connector else None)
+    except UnknownAccountError as exc:
+        typer.echo(f"healthex delete: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    sys.stdout.buffer.write(certificate.to_json() + b"\n")
+    raise typer.Exit(EXIT_OK if certificate.verified else EXIT_FAILED)
+
+
 @app.command("status")
 def status_command(user: Annotated[str, typer.Option(help="Account id.")]) -> None:
     """Show each connection and facility: waiting, ready (n records), needs action, failed."""

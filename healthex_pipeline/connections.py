@@ -183,3 +183,15 @@ class ConnectionStore:
                 "UPDATE pending_downloads SET state = ?, updated_at = ? WHERE task_id = ?",
                 (state, _now(), task_id),
             )
+
+    def purge(self, user_key: str, connector: str) -> int:
+        """Delete every row of one user's connection; returns the rows removed."""
+        removed = 0
+        with self._connect() as con:
+            for table in ("connections", "facility_status", "pending_downloads"):
+                cursor = con.execute(
+                    f"DELETE FROM {table} WHERE user_key = ? AND connector = ?",
+                    (user_key, connector),
+                )
+                removed += cursor.rowcount
+        return removed

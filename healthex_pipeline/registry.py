@@ -81,3 +81,8 @@ class PseudonymRegistry:
                 "SELECT user_key FROM accounts WHERE account_id = ?", (account_id,)
             ).fetchone()
         return str(row[0]) if row else None
+
+    def forget(self, user_key: str) -> int:
+        """Destroy the account row (and its salt): the pseudonym can never be linked again."""
+        with connect(self._path) as con:
+            return con.execute("DELETE FROM accounts WHERE user_key = ?", (user_key,)).rowcount

@@ -63,3 +63,17 @@ def test_missing_input_path_exits_2(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "input 1 is not a readable file or folder" in result.stderr
+
+
+def test_delete_prints_a_verified_certificate_without_the_account(tmp_path: Path) -> None:
+    bundle = next(fixture_dir("synthea-dstu2").glob("*.json"))
+    _run(tmp_path, "import", "--user", "acct-del-7", "--connector", "healthex", str(bundle))
+
+    deleted = _run(tmp_path, "delete", "--user", "acct-del-7")
+    again = _run(tmp_path, "delete", "--user", "acct-del-7")
+
+    assert deleted.returncode == 0, deleted.stderr
+    certificate = orjson.loads(deleted.stdout)
+    assert certificate["verified"] is True and certificate["whole_user"] is True
+    assert "acct-del-7" not in deleted.stdout + deleted.stderr
+    assert again.returncode == 2

@@ -70,6 +70,15 @@ class WebhookEventStore:
             ).fetchall()
         return [StoredEvent(r[0], r[1], r[2], orjson.loads(r[3]), r[4]) for r in rows]
 
+    def purge(self, external_id: str) -> int:
+        """Delete the events about one pseudonym (deletion); returns the rows removed."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "DELETE FROM events WHERE json_extract(CAST(data AS TEXT), '$.external_id') = ?",
+                (external_id,),
+            )
+            return cursor.rowcount
+
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         """A short-lived connection per call: safe from any thread, commits on success."""
         return connect(self.path)

@@ -1,0 +1,168 @@
+"""Deletion: purge a user (or one connector of theirs) from every layer, and prove it.
+
+Every layer keeps a user's data below ``user=<key>/connector=<c>`` directories or in rows keyed by
+the pseudonym, so a purge deletes directories and rows, never rewrites other users' files. SQLite
+stores run with ``secure_delete`` and are compacted afterwards, so no deleted byte survives. A
+whole-user purge also removes the user's Dagster partition and destroys the account → pseudonym
+row: keys left in Dagster's run history are then unlinkable. The certificate records what was
+removed (counts and hashes, never content) and the verification that nothing remains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+
+from healthex_pipeline.connections import ConnectionStore
+from healthex_pipeline.defs.partitions import users
+from healthex_pipeline.landing import scan
+from healthex_pipeline.landing_store import LandingStore
+from healthex_pipeline.registry import PseudonymRegistry
+from healthex_pipeline.runs import instance_for
+from healthex_pipeline.settings import CONNECTORS, Settings, partition_dir
+from healthex_pipeline.sqlite import compact
+from healthex_pipeline.webhooks.store import WebhookEventStore
+
+
+@dataclass
+class LayerReport:
+    """What one layer held for the scope: files, bytes, rows, and a digest of the file hashes."""
+
+    layer: str
+    files: int = 0
+    bytes: int = 0
+    rows: int = 0
+    digest: str = ""
+
+
+@dataclass
+class Certificate:
+    """A PHI-free record of one deletion, kept in the compliance store."""
+
+    deletion_id: str
+    requested_at: str
+    completed_at: str = ""
+    user_key: str = ""
+    connectors: list[str] = field(default_factory=list)
+    whole_user: bool = False
+    layers: list[LayerReport] = field(default_factory=list)
+    verified: bool = False
+    remaining: list[str] = field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2)
+
+
+class UnknownAccountError(Exception):
+    """No such account (or it was deleted already); the message carries no id."""
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _remove_tree(report: LayerReport, root: Path) -> None:
+    """Count and hash (a chain over file hashes, in path order), then delete one directory."""
+    if not root.exists():
+        return
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        report.files += 1
+        report.bytes += path.stat().st_size
+        chained = report.digest + _file_digest(path)
+        report.digest = hashlib.sha256(chained.encode()).hexdigest()
+        if path.suffix == ".parquet" and not path.name.startswith("."):
+            report.rows += pq.read_metadata(path).num_rows
+        path.chmod(0o600)  # raw objects are read-only
+    shutil.rmtree(root)
+    if not any(root.parent.iterdir()):  # the user=<key> folder, once its last connector is gone
+        root.parent.rmdir()
+
+
+def _purge_files(settings: Settings, user_key: str, connector: str, cert: Certificate) -> None:
+    layers = {report.layer: report for report in cert.layers}
+    for layer, root in (("raw", settings.raw_root), ("staging", settings.staging_root)):
+        _remove_tree(layers[layer], partition_dir(root, user_key, connector))
+    if settings.warehouse_root.exists():
+        for table in sorted(p for p in settings.warehouse_root.iterdir() if p.is_dir()):
+            _remove_tree(layers["warehouse"], partition_dir(table, user_key, connector))
+
+
+def _purge_landing(settings: Settings, user_key: str, report: LayerReport) -> None:
+    store = LandingStore.at(settings.landing_location)
+    for delivery in scan(store):
+        if delivery.user_key == user_key:
+            store.delete(delivery.key)
+            report.files += 1
+
+
+def _verify(settings: Settings, cert: Certificate) -> list[str]:
+    """What of the scope still exists: directories, rows, the account, the partition key."""
+    remaining = []
+    for root in (settings.raw_root, settings.staging_root, settings.warehouse_root):
+        for connector in cert.connectors:
+            found = list(root.glob(f"**/user={cert.user_key}/connector={connector}"))
+            remaining += [f"directory in {root.name}" for _ in found]
+    statuses = ConnectionStore(settings.registry_path).statuses(cert.user_key)
+    remaining += [
+        f"connection row {s.connector}" for s in statuses if s.connector in cert.connectors
+    ]
+    if cert.whole_user:
+        if PseudonymRegistry(settings.registry_path).is_registered(cert.user_key):
+            remaining.append("account row")
+        for store in (settings.registry_path, settings.webhooks_path):
+            if store.exists() and cert.user_key.encode() in store.read_bytes():
+                remaining.append(f"bytes in {store.name}")
+        assert users.name is not None
+        if instance_for(settings).has_dynamic_partition(users.name, cert.user_key):
+            remaining.append("dagster partition")
+    return remaining
+
+
+def purge(settings: Settings, account_id: str, connector: str | None = None) -> Certificate:
+    """Delete the account's data (one connector, or everything) and write its certificate."""
+    cert = Certificate(deletion_id=uuid.uuid4().hex, requested_at=datetime.now(UTC).isoformat())
+    registry = PseudonymRegistry(settings.registry_path)
+    user_key = registry.lookup(account_id)
+    if user_key is None:
+        raise UnknownAccountError("no such account (never registered, or already deleted)")
+    cert.user_key = user_key
+    cert.whole_user = connector is None
+    cert.connectors = list(CONNECTORS) if connector is None else [connector]
+    cert.layers = [LayerReport(name) for name in ("raw", "staging", "warehouse", "landing")]
+    cert.layers += [LayerReport("connections"), LayerReport("webhook_events")]
+    by_name = {report.layer: report for report in cert.layers}
+    connections = ConnectionStore(settings.registry_path)
+    for scoped in cert.connectors:
+        _purge_files(settings, user_key, scoped, cert)
+        by_name["connections"].rows += connections.purge(user_key, scoped)
+    if "healthex" in cert.connectors:
+        _purge_landing(settings, user_key, by_name["landing"])
+    if "fasten" in cert.connectors:
+        by_name["webhook_events"].rows += WebhookEventStore(settings.webhooks_path).purge(user_key)
+    if cert.whole_user:
+        registry.forget(user_key)
+        assert users.name is not None
+        instance = instance_for(settings)
+        if instance.has_dynamic_partition(users.name, user_key):
+            instance.delete_dynamic_partition(users.name, user_key)
+    for store in (settings.registry_path, settings.webhooks_path):
+        if store.exists():
+            compact(store)
+    cert.remaining = _verify(settings, cert)
+    cert.verified = not cert.remaining
+    cert.completed_at = datetime.now(UTC).isoformat()
+    certificates = settings.home / "compliance" / "certificates"
+    certificates.mkdir(parents=True, exist_ok=True)
+    (certificates / f"{cert.deletion_id}.json").write_bytes(cert.to_json())
+    return cert
