@@ -170,6 +170,38 @@ def webhooks_serve_command(
     serve(settings.home, secret, "127.0.0.1", port)
 
 
+@app.command("lineage")
+def lineage_command(
+    table: Annotated[str, typer.Argument(help="A curated table, e.g. lab_results.")],
+    resource_id: Annotated[str, typer.Argument(help="The FHIR resource id of the row.")],
+    user: Annotated[str | None, typer.Option(help="Only this account's rows.")] = None,
+) -> None:
+    """Print where a curated row came from (JSON): raw object, manifests, transforms, run.
+
+    Exit 2 when the table is unknown or no row matches.
+    """
+    from healthex_pipeline.lineage import UnknownTableError, lineage, to_json
+    from healthex_pipeline.registry import PseudonymRegistry
+
+    settings = Settings.from_env()
+    settings.ensure()
+    user_key = None
+    if user is not None:
+        user_key = PseudonymRegistry(settings.registry_path).lookup(user)
+        if user_key is None:
+            typer.echo("healthex lineage: no such account", err=True)
+            raise typer.Exit(EXIT_USAGE)
+    try:
+        rows = lineage(settings, table, resource_id, user_key)
+    except UnknownTableError as exc:
+        typer.echo(f"healthex lineage: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    if not rows:
+        typer.echo(f"healthex lineage: no row of {table} has that resource id", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    sys.stdout.buffer.write(to_json(rows) + b"\n")
+
+
 @app.command("sql")
 def sql_command(
     query: Annotated[str, typer.Argument(help="A read-only SQL query over the catalog's views.")],

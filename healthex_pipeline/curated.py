@@ -35,15 +35,15 @@ class CuratedBuild:
     unchanged: bool = False
 
 
-def _fingerprint(model: Model, staging: StagingPartition) -> str:
-    parts = [model.text_hash] + [
+def _fingerprint(model: Model, staging: StagingPartition, current: dict[str, str]) -> str:
+    parts = [model.text_hash, *current] + [
         f"{dep}:{read_fingerprint(staging.view_file(dep))}" for dep in model.staging_deps
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _register_raw_objects(con: duckdb.DuckDBPyConnection, raw: RawPartition) -> None:
-    seen = raw.first_seen()
+def _register_raw_objects(con: duckdb.DuckDBPyConnection, seen: dict[str, str]) -> None:
+    """The current objects; models inner-join it, so superseded snapshots drop out."""
     con.register(
         "raw_objects_arrow",
         pa.table(
@@ -83,7 +83,8 @@ def build_table(
     warehouse: Warehouse,
 ) -> CuratedBuild:
     """Run ``model`` for one partition and write its table and quarantine files."""
-    fingerprint = _fingerprint(model, staging)
+    current = raw.current_objects()
+    fingerprint = _fingerprint(model, staging, current)
     target = warehouse.partition_file(model.name, ctx.user_key, ctx.connector)
     if read_fingerprint(target) == fingerprint:
         return CuratedBuild(unchanged=True)
@@ -92,13 +93,17 @@ def build_table(
             f"CREATE OR REPLACE TEMP VIEW stg_{dep} AS "
             f"SELECT * FROM read_parquet('{staging.view_file(dep)}')"
         )
-    staging.register_resources(con, "raw_resources")
+    _register_raw_objects(con, current)
+    staging.register_resources(con, "partition_resources")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW raw_resources AS SELECT * FROM partition_resources "
+        "WHERE raw_sha256 IN (SELECT raw_sha256 FROM raw_objects)"
+    )
     # What a bundle-local reference (`urn:uuid:…` fullUrl) points to, for every model's joins.
     con.execute(
         "CREATE OR REPLACE TEMP VIEW reference_targets AS SELECT DISTINCT full_url, "
         "resource_type, resource_id FROM raw_resources WHERE full_url IS NOT NULL"
     )
-    _register_raw_objects(con, raw)
     result = pl.from_arrow(
         con.sql(
             model.sql,

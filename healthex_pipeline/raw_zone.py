@@ -203,8 +203,12 @@ class RawPartition:
                 shutil.copyfile(path, tmp)
                 tmp.chmod(0o444)
                 os.replace(tmp, target)
+        # Same objects and same vendor delivery id (none for file imports) = the same delivery.
+        delivery = str(
+            meta.get("source", {}).get("delivery") or meta.get("source", {}).get("task") or ""
+        )
         manifest_id = hashlib.sha256(
-            "\n".join(sorted({o.sha256 for o in objects})).encode()
+            "\n".join([*sorted({o.sha256 for o in objects}), delivery]).encode()
         ).hexdigest()[:32]
         return Manifest(
             manifest_id=manifest_id,
@@ -232,6 +236,26 @@ class RawPartition:
             return
         for path in sorted(self.manifests_dir.glob("*.json")):
             yield Manifest.from_json(path.read_bytes())
+
+    def current_objects(self) -> dict[str, str]:
+        """Objects the sources hold now, with their first-seen time.
+
+        A facility's delivery is a full snapshot, so only its latest delivery counts (what an
+        earlier one had and the latest lacks was removed at the source); deliveries without a
+        facility (file imports, pulls) all count.
+        """
+        seen = self.first_seen()
+        latest: dict[str, Manifest] = {}
+        current: set[str] = set()
+        for manifest in self.manifests():
+            facility = manifest.source.get("facility")
+            if not facility:
+                current.update(o.sha256 for o in manifest.objects)
+            elif facility not in latest or manifest.received_at > latest[facility].received_at:
+                latest[facility] = manifest
+        for manifest in latest.values():
+            current.update(o.sha256 for o in manifest.objects)
+        return {sha: seen[sha] for sha in sorted(current)}
 
     def first_seen(self) -> dict[str, str]:
         """Object hash → the earliest time a manifest received it (the rows' ``fetched_at``)."""

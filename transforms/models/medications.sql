@@ -33,12 +33,14 @@ WITH unioned AS (
     JOIN raw_objects AS r USING (raw_sha256)
 ), bundled_medications AS (
     SELECT DISTINCT ON (full_url) full_url, rxnorm, coalesce(code_text, code_display) AS display
-    FROM stg_medication WHERE full_url IS NOT NULL
+    FROM stg_medication
+    WHERE full_url IS NOT NULL AND raw_sha256 IN (SELECT raw_sha256 FROM raw_objects)
     ORDER BY full_url, raw_sha256
 ), medications_by_id AS (
     SELECT DISTINCT ON (resource_id) resource_id, rxnorm,
         coalesce(code_text, code_display) AS display
     FROM stg_medication
+    WHERE raw_sha256 IN (SELECT raw_sha256 FROM raw_objects)
     ORDER BY resource_id, raw_sha256
 ), shaped AS (
     SELECT l.*,
