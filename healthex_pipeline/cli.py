@@ -108,6 +108,24 @@ def delete_command(
     raise typer.Exit(EXIT_OK if certificate.verified else EXIT_FAILED)
 
 
+@app.command("disconnect")
+def disconnect_command(
+    user: Annotated[str, typer.Option(help="Account id.")],
+    connector: Annotated[Connector, typer.Option(help="healthex or fasten.")],
+    org: Annotated[str, typer.Option(help="The organization (facility / org connection) id.")],
+) -> None:
+    """Remove one organization's records and print the certificate (exit 0 when verified)."""
+    from healthex_pipeline.deletion import UnknownAccountError, disconnect
+
+    try:
+        certificate = disconnect(Settings.from_env(), user, connector.value, org)
+    except UnknownAccountError as exc:
+        typer.echo(f"healthex disconnect: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    sys.stdout.buffer.write(certificate.to_json() + b"\n")
+    raise typer.Exit(EXIT_OK if certificate.verified else EXIT_FAILED)
+
+
 @app.command("status")
 def status_command(user: Annotated[str, typer.Option(help="Account id.")]) -> None:
     """Show each connection and facility: waiting, ready (n records), needs action, failed."""

@@ -195,3 +195,17 @@ class ConnectionStore:
                 )
                 removed += cursor.rowcount
         return removed
+
+    def purge_facility(self, user_key: str, connector: str, facility: str) -> int:
+        """Delete one facility's status and pending downloads (disconnecting an organization)."""
+        with self._connect() as con:
+            removed = con.execute(
+                "DELETE FROM facility_status WHERE user_key = ? AND connector = ? AND facility = ?",
+                (user_key, connector, facility),
+            ).rowcount
+            removed += con.execute(
+                "DELETE FROM pending_downloads "
+                "WHERE user_key = ? AND connector = ? AND facility = ?",
+                (user_key, connector, facility),
+            ).rowcount
+        return removed

@@ -24,10 +24,16 @@ from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.defs.partitions import users
 from healthex_pipeline.landing import scan
 from healthex_pipeline.landing_store import LandingStore
+from healthex_pipeline.notifications import TABLE
+from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
+from healthex_pipeline.raw_zone import RawPartition
 from healthex_pipeline.registry import PseudonymRegistry
-from healthex_pipeline.runs import instance_for
+from healthex_pipeline.runs import instance_for, run_partition
 from healthex_pipeline.settings import CONNECTORS, Settings, partition_dir
 from healthex_pipeline.sqlite import compact
+from healthex_pipeline.staging import StagingPartition
+from healthex_pipeline.transforms import models
+from healthex_pipeline.warehouse import Warehouse
 from healthex_pipeline.webhooks.store import WebhookEventStore
 
 
@@ -52,6 +58,7 @@ class Certificate:
     user_key: str = ""
     connectors: list[str] = field(default_factory=list)
     whole_user: bool = False
+    organization: str | None = None
     layers: list[LayerReport] = field(default_factory=list)
     verified: bool = False
     remaining: list[str] = field(default_factory=list)
@@ -72,18 +79,25 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _remove_file(report: LayerReport, path: Path) -> None:
+    """Count, hash into the layer's chain, and delete one file (if present)."""
+    if not path.exists():
+        return
+    report.files += 1
+    report.bytes += path.stat().st_size
+    report.digest = hashlib.sha256((report.digest + _file_digest(path)).encode()).hexdigest()
+    if path.suffix == ".parquet" and not path.name.startswith("."):
+        report.rows += pq.read_metadata(path).num_rows
+    path.chmod(0o600)
+    path.unlink()
+
+
 def _remove_tree(report: LayerReport, root: Path) -> None:
-    """Count and hash (a chain over file hashes, in path order), then delete one directory."""
+    """Remove one partition directory file by file (each counted and hashed), then the folder."""
     if not root.exists():
         return
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        report.files += 1
-        report.bytes += path.stat().st_size
-        chained = report.digest + _file_digest(path)
-        report.digest = hashlib.sha256(chained.encode()).hexdigest()
-        if path.suffix == ".parquet" and not path.name.startswith("."):
-            report.rows += pq.read_metadata(path).num_rows
-        path.chmod(0o600)  # raw objects are read-only
+        _remove_file(report, path)
     shutil.rmtree(root)
     if not any(root.parent.iterdir()):  # the user=<key> folder, once its last connector is gone
         root.parent.rmdir()
@@ -162,7 +176,80 @@ def purge(settings: Settings, account_id: str, connector: str | None = None) -> 
     cert.remaining = _verify(settings, cert)
     cert.verified = not cert.remaining
     cert.completed_at = datetime.now(UTC).isoformat()
+    _store_certificate(settings, cert)
+    return cert
+
+
+def _store_certificate(settings: Settings, cert: Certificate) -> None:
+    """Certificates live in the compliance store; they hold pseudonyms, counts and hashes only."""
     certificates = settings.home / "compliance" / "certificates"
     certificates.mkdir(parents=True, exist_ok=True)
     (certificates / f"{cert.deletion_id}.json").write_bytes(cert.to_json())
+
+
+def disconnect(settings: Settings, account_id: str, connector: str, org: str) -> Certificate:
+    """Remove one organization (facility) of a connection: its deliveries and what they fed.
+
+    Objects another delivery also carried stay. The partition is then rebuilt, so curated rows
+    from the organization leave, and the certificate verifies that none remains.
+    """
+    cert = Certificate(deletion_id=uuid.uuid4().hex, requested_at=datetime.now(UTC).isoformat())
+    user_key = PseudonymRegistry(settings.registry_path).lookup(account_id)
+    if user_key is None:
+        raise UnknownAccountError("no such account (never registered, or already deleted)")
+    cert.user_key, cert.connectors, cert.organization = user_key, [connector], org
+    cert.layers = [LayerReport(name) for name in ("raw", "staging", "warehouse", "connections")]
+    raw, staging, warehouse, connections = cert.layers
+    partition = RawPartition(settings.raw_root, user_key, connector)
+    manifests = list(partition.manifests())
+    leaving = [m for m in manifests if m.source.get("facility") == org]
+    kept = {o.sha256 for m in manifests if m not in leaving for o in m.objects}
+    removed = sorted({o.sha256 for m in leaving for o in m.objects} - kept)
+    store = Warehouse(settings.warehouse_root, settings.catalog_path)
+    for manifest in leaving:
+        _remove_file(raw, partition.manifests_dir / f"{manifest.manifest_id}.json")
+        name = f"{manifest.manifest_id}.parquet"
+        _remove_file(warehouse, store.partition_file(TABLE, user_key, connector, name))
+    for sha in removed:
+        _remove_file(raw, partition.object_path(sha))
+        _remove_file(
+            staging,
+            StagingPartition(settings.staging_root, user_key, connector).resources_file(sha),
+        )
+        _remove_file(
+            warehouse,
+            store.partition_file(QUARANTINE_TABLE, user_key, connector, f"ingest-{sha}.parquet"),
+        )
+    connections.rows += ConnectionStore(settings.registry_path).purge_facility(
+        user_key, connector, org
+    )
+    compact(settings.registry_path)
+    outcome = run_partition(settings, user_key, connector, {"healthex/command": "disconnect"})
+    cert.remaining = [] if outcome.success else ["partition rebuild failed"]
+    cert.remaining += _left_by(settings, user_key, connector, org, removed)
+    cert.verified = not cert.remaining
+    cert.completed_at = datetime.now(UTC).isoformat()
+    _store_certificate(settings, cert)
     return cert
+
+
+def _left_by(
+    settings: Settings, user_key: str, connector: str, org: str, removed: list[str]
+) -> list[str]:
+    """What of an organization is still there: deliveries, objects, curated rows, status."""
+    partition = RawPartition(settings.raw_root, user_key, connector)
+    remaining = [
+        "delivery manifest" for m in partition.manifests() if m.source.get("facility") == org
+    ]
+    remaining += ["raw object" for sha in removed if partition.object_path(sha).exists()]
+    store = Warehouse(settings.warehouse_root, settings.catalog_path)
+    for model in models():
+        path = store.partition_file(model.name, user_key, connector)
+        if path.exists():
+            shas = set(pq.read_table(path, columns=["raw_sha256"]).column(0).to_pylist())
+            remaining += [f"rows in {model.name}" for _ in shas & set(removed)]
+    statuses = ConnectionStore(settings.registry_path).statuses(user_key)
+    remaining += [
+        "facility status" for s in statuses if (s.connector, s.facility) == (connector, org)
+    ]
+    return remaining

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import orjson
 
+from healthex_pipeline.connections import ConnectionStore
+from healthex_pipeline.deletion import disconnect
 from healthex_pipeline.importer import import_files
 from healthex_pipeline.registry import PseudonymRegistry
 from healthex_pipeline.runs import tick_sensors
@@ -84,3 +86,22 @@ def test_a_snapshot_delivered_again_after_another_is_current_again(settings: Set
         "lab-removed",
         "lab-updated",
     ]
+
+
+def test_disconnecting_one_organization_removes_only_its_rows(settings: Settings) -> None:
+    user_key = PseudonymRegistry(settings.registry_path).user_key("acct-1")
+    _push(settings, user_key, "fac-a", "d1", FIRST)
+    _push(settings, user_key, "fac-b", "d1", _bundle(_lab("lab-other", 70, "2024-01-01T00:00:00Z")))
+    objects = settings.raw_root / f"user={user_key}" / "connector=healthex" / "objects"
+    assert len(list(objects.iterdir())) == 2
+
+    certificate = disconnect(settings, "acct-1", "healthex", "fac-a")
+
+    assert certificate.verified, certificate.remaining
+    assert _labs(settings, user_key, "healthex") == [("lab-other", 70.0)]
+    assert len(list(objects.iterdir())) == 1
+    assert [s.facility for s in ConnectionStore(settings.registry_path).statuses(user_key)] == [
+        "fac-b"
+    ]
+    layers = {layer.layer: layer for layer in certificate.layers}
+    assert layers["raw"].files == 2  # fac-a's object and its manifest
