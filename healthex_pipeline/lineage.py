@@ -18,23 +18,13 @@ import dagster as dg
 import orjson
 import pyarrow.parquet as pq
 
+from data_contracts.provenance import PROVENANCE_COLUMNS
 from healthex_pipeline.raw_zone import RawPartition, sha256_file
 from healthex_pipeline.registry import USER_KEY_PATTERN
 from healthex_pipeline.runs import instance_for
 from healthex_pipeline.settings import Settings
 from healthex_pipeline.transforms import MODELS_DIR, TRANSFORMS_DIR, Model, models, staging_views
 from healthex_pipeline.warehouse import DATA_FILE
-
-PROVENANCE_COLUMNS: tuple[str, ...] = (
-    "user_key",
-    "connector",
-    "resource_type",
-    "resource_id",
-    "resource_version",
-    "raw_sha256",
-    "fetched_at",
-    "run_id",
-)
 
 
 class UnknownTableError(ValueError):
