@@ -165,11 +165,12 @@ def purge(settings: Settings, account_id: str, connector: str | None = None) -> 
     if "fasten" in cert.connectors:
         by_name["webhook_events"].rows += WebhookEventStore(settings.webhooks_path).purge(user_key)
     if cert.whole_user:
-        registry.forget(user_key)
         assert users.name is not None
         instance = instance_for(settings)
         if instance.has_dynamic_partition(users.name, user_key):
             instance.delete_dynamic_partition(users.name, user_key)
+        # Last: until here a rerun after a crash still finds the account and finishes the purge.
+        registry.forget(user_key)
     for store in (settings.registry_path, settings.webhooks_path):
         if store.exists():
             compact(store)
