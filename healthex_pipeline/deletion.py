@@ -11,6 +11,7 @@ removed (counts and hashes, never content) and the verification that nothing rem
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -62,9 +63,16 @@ class Certificate:
     layers: list[LayerReport] = field(default_factory=list)
     verified: bool = False
     remaining: list[str] = field(default_factory=list)
+    resumed: bool = False
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Certificate:
+        fields = orjson.loads(data)
+        fields["layers"] = [LayerReport(**layer) for layer in fields["layers"]]
+        return cls(**fields)
 
 
 class UnknownAccountError(Exception):
@@ -143,34 +151,49 @@ def _verify(settings: Settings, cert: Certificate) -> list[str]:
     return remaining
 
 
-def purge(settings: Settings, account_id: str, connector: str | None = None) -> Certificate:
-    """Delete the account's data (one connector, or everything) and write its certificate."""
-    cert = Certificate(deletion_id=uuid.uuid4().hex, requested_at=datetime.now(UTC).isoformat())
-    registry = PseudonymRegistry(settings.registry_path)
-    user_key = registry.lookup(account_id)
+def request_deletion(
+    settings: Settings, account_id: str, connector: str | None = None
+) -> Certificate:
+    """Record a deletion request (by pseudonym) before anything is removed."""
+    user_key = PseudonymRegistry(settings.registry_path).lookup(account_id)
     if user_key is None:
         raise UnknownAccountError("no such account (never registered, or already deleted)")
+    cert = Certificate(deletion_id=uuid.uuid4().hex, requested_at=datetime.now(UTC).isoformat())
     cert.user_key = user_key
     cert.whole_user = connector is None
     cert.connectors = list(CONNECTORS) if connector is None else [connector]
-    cert.layers = [LayerReport(name) for name in ("raw", "staging", "warehouse", "landing")]
-    cert.layers += [LayerReport("connections"), LayerReport("webhook_events")]
+    cert.layers = [
+        LayerReport(name)
+        for name in ("raw", "staging", "warehouse", "landing", "connections", "webhook_events")
+    ]
+    _save_request(settings, cert)
+    return cert
+
+
+def complete_deletion(settings: Settings, cert: Certificate) -> Certificate:
+    """Carry out a recorded request; every step is idempotent, so a rerun after a crash finishes.
+
+    The request (with the counts so far) is saved after each step; counts of files removed in a
+    step that was interrupted are lost, which the certificate shows as ``resumed``.
+    """
+    user_key = cert.user_key
     by_name = {report.layer: report for report in cert.layers}
     connections = ConnectionStore(settings.registry_path)
     for scoped in cert.connectors:
         _purge_files(settings, user_key, scoped, cert)
         by_name["connections"].rows += connections.purge(user_key, scoped)
+        _save_request(settings, cert)
     if "healthex" in cert.connectors:
         _purge_landing(settings, user_key, by_name["landing"])
     if "fasten" in cert.connectors:
         by_name["webhook_events"].rows += WebhookEventStore(settings.webhooks_path).purge(user_key)
+    _save_request(settings, cert)
     if cert.whole_user:
         assert users.name is not None
         instance = instance_for(settings)
         if instance.has_dynamic_partition(users.name, user_key):
             instance.delete_dynamic_partition(users.name, user_key)
-        # Last: until here a rerun after a crash still finds the account and finishes the purge.
-        registry.forget(user_key)
+        PseudonymRegistry(settings.registry_path).forget(user_key)
     for store in (settings.registry_path, settings.webhooks_path):
         if store.exists():
             compact(store)
@@ -178,7 +201,36 @@ def purge(settings: Settings, account_id: str, connector: str | None = None) -> 
     cert.verified = not cert.remaining
     cert.completed_at = datetime.now(UTC).isoformat()
     _store_certificate(settings, cert)
+    _request_path(settings, cert.deletion_id).unlink(missing_ok=True)
     return cert
+
+
+def purge(settings: Settings, account_id: str, connector: str | None = None) -> Certificate:
+    """Delete the account's data (one connector, or everything) and write its certificate."""
+    return complete_deletion(settings, request_deletion(settings, account_id, connector))
+
+
+def resume_pending(settings: Settings) -> list[Certificate]:
+    """Finish every deletion a crash interrupted (the requests left in the compliance store)."""
+    directory = settings.home / "compliance" / "requests"
+    finished = []
+    for path in sorted(directory.glob("*.json")) if directory.exists() else []:
+        cert = Certificate.from_json(path.read_bytes())
+        cert.resumed = True
+        finished.append(complete_deletion(settings, cert))
+    return finished
+
+
+def _request_path(settings: Settings, deletion_id: str) -> Path:
+    return settings.home / "compliance" / "requests" / f"{deletion_id}.json"
+
+
+def _save_request(settings: Settings, cert: Certificate) -> None:
+    path = _request_path(settings, cert.deletion_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(cert.to_json())
+    os.replace(tmp, path)
 
 
 def _store_certificate(settings: Settings, cert: Certificate) -> None:
