@@ -81,7 +81,7 @@ async def consent(request: Request) -> Response:
     patient = assignment.require_patient()
     if fresh:
         scheduler_of(request).push_all(assignment)
-        log.info("consent: pool patient %d as %s", patient.pool_index, patient.patient_id)
+        log.info("consent: pool patient %d", patient.pool_index)
     return JSONResponse({"healthexPatientId": patient.patient_id})
 
 
