@@ -90,22 +90,31 @@ def refresh_command(user: Annotated[str, typer.Option(help="Account id.")]) -> N
 
 @app.command("delete")
 def delete_command(
-    user: Annotated[str, typer.Option(help="Account id.")],
+    user: Annotated[str | None, typer.Option(help="Account id.")] = None,
     connector: Annotated[Connector | None, typer.Option(help="Only this connector.")] = None,
+    resume: Annotated[bool, typer.Option(help="Finish deletions a crash interrupted.")] = False,
 ) -> None:
-    """Purge the account's data from every layer and print the deletion certificate.
+    """Purge the account's data from every layer and print the deletion certificate(s).
 
     Exit 0 when verification found nothing left, 1 otherwise, 2 for an unknown account.
     """
-    from healthex_pipeline.deletion import UnknownAccountError, purge
+    from healthex_pipeline.deletion import UnknownAccountError, purge, resume_pending
 
+    settings = Settings.from_env()
     try:
-        certificate = purge(Settings.from_env(), user, connector.value if connector else None)
+        if resume:
+            certificates = resume_pending(settings)
+        elif user is not None:
+            certificates = [purge(settings, user, connector.value if connector else None)]
+        else:
+            typer.echo("healthex delete: give --user ACCOUNT or --resume", err=True)
+            raise typer.Exit(EXIT_USAGE)
     except UnknownAccountError as exc:
         typer.echo(f"healthex delete: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
-    sys.stdout.buffer.write(certificate.to_json() + b"\n")
-    raise typer.Exit(EXIT_OK if certificate.verified else EXIT_FAILED)
+    for certificate in certificates:
+        sys.stdout.buffer.write(certificate.to_json() + b"\n")
+    raise typer.Exit(EXIT_OK if all(c.verified for c in certificates) else EXIT_FAILED)
 
 
 @app.command("disconnect")
@@ -144,6 +153,70 @@ sandbox_app = typer.Typer(no_args_is_help=True, help="The vendors' sandbox serve
 webhooks_app = typer.Typer(no_args_is_help=True, help="The Fasten webhook receiver.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(webhooks_app, name="webhooks")
+
+# Consent registry (issue 5): grant, revoke and show an account's consents.
+consent_app = typer.Typer(no_args_is_help=True, help="The consent registry.")
+app.add_typer(consent_app, name="consent")
+
+
+def _consent_user_key(settings: Settings, user: str, command: str) -> str:
+    """The account's pseudonym; exit 2 for an unknown account (consent never registers one)."""
+    from healthex_pipeline.registry import PseudonymRegistry
+
+    user_key = PseudonymRegistry(settings.registry_path).lookup(user)
+    if user_key is None:
+        typer.echo(f"healthex consent {command}: no such account", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    return user_key
+
+
+@consent_app.command("grant")
+def consent_grant_command(
+    user: Annotated[str, typer.Option(help="Account id.")],
+    connector: Annotated[Connector, typer.Option(help="The connector consented to.")],
+) -> None:
+    """Grant (or renew) consent for one year."""
+    from healthex_pipeline.consent.store import ConsentStore
+
+    settings = Settings.from_env()
+    user_key = _consent_user_key(settings, user, "grant")
+    with ConsentStore(settings.consent_db_url) as consents:
+        granted = consents.grant(user_key, connector.value)
+    typer.echo(f"{connector.value}\tactive\texpires {granted.expires_at.isoformat()}")
+
+
+@consent_app.command("revoke")
+def consent_revoke_command(
+    user: Annotated[str, typer.Option(help="Account id.")],
+    connector: Annotated[Connector | None, typer.Option(help="Only this connector.")] = None,
+) -> None:
+    """Revoke active consents (all connectors unless one is named); refreshes then stop."""
+    from healthex_pipeline.consent.store import ConsentStore
+
+    settings = Settings.from_env()
+    user_key = _consent_user_key(settings, user, "revoke")
+    names = [connector.value] if connector else [c.value for c in Connector]
+    with ConsentStore(settings.consent_db_url) as consents:
+        revoked = [name for name in names if consents.revoke(user_key, name)]
+    typer.echo(f"revoked: {', '.join(revoked) or 'nothing active'}")
+
+
+@consent_app.command("status")
+def consent_status_command(
+    user: Annotated[str, typer.Option(help="Account id.")],
+    connector: Annotated[Connector | None, typer.Option(help="Only this connector.")] = None,
+) -> None:
+    """Show each consent: connector, state, granted and expiry times (UTC)."""
+    from healthex_pipeline.consent.store import ConsentStore
+
+    settings = Settings.from_env()
+    user_key = _consent_user_key(settings, user, "status")
+    with ConsentStore(settings.consent_db_url) as consents:
+        lines = consents.status(user_key)
+    for line in lines:
+        if connector is None or line.connector == connector.value:
+            granted, expires = line.granted_at.isoformat(), line.expires_at.isoformat()
+            typer.echo(f"{line.connector}\t{line.state}\t{granted}\t{expires}")
 
 
 @sandbox_app.command("serve")

@@ -15,6 +15,8 @@ from healthex_pipeline.connections import (
     ConnectionStore,
     FacilityStatus,
 )
+from healthex_pipeline.consent.models import ACTIVE
+from healthex_pipeline.consent.store import ConsentStore
 from healthex_pipeline.defs.partitions import ensure_users
 from healthex_pipeline.defs.resources import fasten_client, healthex_client
 from healthex_pipeline.registry import PseudonymRegistry
@@ -46,11 +48,19 @@ def connect(settings: Settings, account_id: str, connector: str) -> Connected:
     else:
         raise ValueError(f"connector {connector!r} has no network connection")
     ConnectionStore(settings.registry_path).open(user_key, connector, url)
+    # Consent (issue 5): connecting grants it, unless a consent is already active.
+    with ConsentStore(settings.consent_db_url) as consents:
+        if not consents.active(user_key, connector):
+            consents.grant(user_key, connector)
     return Connected(user_key, url)
 
 
 class NotConnectedError(Exception):
     """The account has no HealthEx connection with a known patient yet (PHI-free message)."""
+
+
+class ConsentInactiveError(NotConnectedError):
+    """The account's HealthEx consent is revoked or expired: no vendor call is made (issue 5)."""
 
 
 def refresh(settings: Settings, account_id: str) -> str:
@@ -64,6 +74,11 @@ def refresh(settings: Settings, account_id: str) -> str:
     patient_id = store.vendor_patient(user_key, "healthex") if user_key else None
     if user_key is None or patient_id is None:
         raise NotConnectedError("no HealthEx connection with a known patient for this account")
+    # Consent (issue 5): refuse before any vendor call when consent is not active.
+    with ConsentStore(settings.consent_db_url) as consents:
+        state = consents.state(user_key, "healthex")
+    if state != ACTIVE:
+        raise ConsentInactiveError(f"HealthEx consent for this account is {state or 'missing'}")
     client = healthex_client(resolve=True)
     try:
         outcome = client.update_data(patient_id)

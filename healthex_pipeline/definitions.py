@@ -10,6 +10,7 @@ from healthex_pipeline.defs.ingest.assets import raw_fhir
 from healthex_pipeline.defs.ingest.sensors import fasten_webhook_sensor, healthex_landing_sensor
 from healthex_pipeline.defs.jobs import partition_pipeline
 from healthex_pipeline.defs.lifecycle.assets import records_ready
+from healthex_pipeline.defs.lifecycle.schedules import consent_refresh, daily_refresh
 from healthex_pipeline.defs.resources import PipelineStorage, vendor_clients
 from healthex_pipeline.defs.staging.assets import staging
 from healthex_pipeline.settings import Settings
@@ -28,7 +29,8 @@ def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=asset_checks,
-        jobs=[partition_pipeline],
+        jobs=[partition_pipeline, consent_refresh],
+        schedules=[daily_refresh],  # consent-gated refresh (issue 5)
         sensors=[healthex_landing_sensor, fasten_webhook_sensor],
         resources={"storage": storage, **vendor_clients()},
     )

@@ -22,6 +22,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from healthex_pipeline.connections import ConnectionStore
+from healthex_pipeline.consent.store import ConsentStore
 from healthex_pipeline.defs.partitions import users
 from healthex_pipeline.landing import scan
 from healthex_pipeline.landing_store import LandingStore
@@ -189,6 +190,9 @@ def complete_deletion(settings: Settings, cert: Certificate) -> Certificate:
         by_name["webhook_events"].rows += WebhookEventStore(settings.webhooks_path).purge(user_key)
     _save_request(settings, cert)
     if cert.whole_user:
+        # Consents stay as an audit trail (pseudonym and times only), marked deleted.
+        with ConsentStore(settings.consent_db_url) as consents:
+            consents.delete(user_key)
         assert users.name is not None
         instance = instance_for(settings)
         if instance.has_dynamic_partition(users.name, user_key):

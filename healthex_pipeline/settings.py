@@ -75,6 +75,12 @@ class Settings:
     def catalog_path(self) -> Path:
         return self.warehouse_root / "catalog.duckdb"
 
+    # Consent registry (issue 5): a SQLAlchemy URL, so production can point it at PostgreSQL.
+    @property
+    def consent_db_url(self) -> str:
+        """HEALTHEX_CONSENT_DB_URL, or a SQLite file in HEALTHEX_HOME."""
+        return os.environ.get("HEALTHEX_CONSENT_DB_URL") or f"sqlite:///{self.home}/consent.sqlite"
+
     def ensure(self) -> None:
         """Create the top-level folders and a Dagster instance config if missing."""
         for path in (self.dagster_home, self.raw_root, self.staging_root, self.warehouse_root):
