@@ -108,4 +108,4 @@ def test_slow_facility_delivers_after_the_fast_ones(tmp_path: Path) -> None:
     assert max(t for f, t in after.items() if not slow[f]) < min(
         t for f, t in after.items() if slow[f]
     )
-    assert min(t for f, t in after.items() if slow[f]) >= 1.0
+    assert min(t for f, t in after.items() if slow[f]) >= 0.9  # due at 1.0 s; clocks differ
