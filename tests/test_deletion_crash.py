@@ -22,7 +22,8 @@ from tests.support.fixture_sets import fixture_dir
 HEALTHEX = str(Path(sys.executable).parent / "healthex")
 # Kill points: seconds after the deletion request is recorded (the purge then takes ~1-2 s here),
 # sampled once from a fixed seed.
-KILL_AFTER_SECONDS = sorted(random.Random(20261128).uniform(0.0, 0.25) for _ in range(3))
+_SAMPLER = random.Random(20261128)
+KILL_AFTER_SECONDS = sorted(_SAMPLER.uniform(0.0, 0.25) for _ in range(3))
 
 
 @pytest.mark.parametrize("delay", KILL_AFTER_SECONDS, ids=lambda d: f"kill-after-{d:.2f}s")

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, func, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -70,7 +71,26 @@ def _engine(url: str) -> Engine:
         return create_engine(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": 30})
+    _sqlite_real_transactions(engine)
+    return engine
+
+
+def _sqlite_real_transactions(engine: Engine) -> None:
+    """Make SQLite transactions cover DDL too (pysqlite's default does not).
+
+    A migration and its version stamp then commit together or not at all, so a process killed
+    mid-migration leaves the database as it was (see SQLAlchemy's pysqlite notes).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # IMMEDIATE: writers (and two processes migrating a new file) queue instead of racing.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _now(now: datetime | None) -> datetime:

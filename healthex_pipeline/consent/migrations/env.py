@@ -10,6 +10,8 @@ from sqlalchemy import Connection
 from healthex_pipeline.consent.models import Base
 
 connection: Connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata)
+# One transaction for the whole upgrade, version stamp included (SQLite runs DDL in transactions
+# here, see the store's engine): an interrupted upgrade leaves nothing half-done.
+context.configure(connection=connection, target_metadata=Base.metadata, transactional_ddl=True)
 with context.begin_transaction():
     context.run_migrations()
