@@ -28,7 +28,7 @@ from healthex_pipeline.landing import scan
 from healthex_pipeline.landing_store import LandingStore
 from healthex_pipeline.notifications import TABLE
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
-from healthex_pipeline.raw_zone import RawPartition
+from healthex_pipeline.raw_zone import RawPartition, sha256_file
 from healthex_pipeline.registry import PseudonymRegistry
 from healthex_pipeline.runs import instance_for, run_partition
 from healthex_pipeline.settings import CONNECTORS, Settings, partition_dir
@@ -80,21 +80,13 @@ class UnknownAccountError(Exception):
     """No such account (or it was deleted already); the message carries no id."""
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _remove_file(report: LayerReport, path: Path) -> None:
     """Count, hash into the layer's chain, and delete one file (if present)."""
     if not path.exists():
         return
     report.files += 1
     report.bytes += path.stat().st_size
-    report.digest = hashlib.sha256((report.digest + _file_digest(path)).encode()).hexdigest()
+    report.digest = hashlib.sha256((report.digest + sha256_file(path)[0]).encode()).hexdigest()
     if path.suffix == ".parquet" and not path.name.startswith("."):
         report.rows += pq.read_metadata(path).num_rows
     path.chmod(0o600)

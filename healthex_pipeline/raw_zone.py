@@ -85,21 +85,20 @@ class Manifest:
         )
 
 
-def sha256_file(path: Path) -> tuple[str, int]:
-    """Hash a file in chunks, so large exports never sit in memory."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def _file_chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             yield chunk
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """Hash a file in chunks, so large exports never sit in memory."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in _file_chunks(path):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
