@@ -1,5 +1,9 @@
 """DuckDB macros the compiled views call: FHIRPath collection semantics and typed output casts.
 
+Casts of data sit behind CASE guards, but DuckDB's optimizer may hoist a repeated sub-expression
+out of a CASE and evaluate it for every row, so they are TRY_CASTs: same result where the guard
+holds, no error where it does not.
+
 A FHIRPath collection is a ``JSON[]`` (NULLs never appear in it); an item is one ``JSON`` value.
 The macros keep generated SQL readable and are temporary, so they must be installed on every
 connection (``install_macros``) before a compiled view runs.
@@ -9,7 +13,6 @@ from __future__ import annotations
 
 import duckdb
 
-_NUM = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 _INT = "('BIGINT', 'UBIGINT')"
 _DATE = r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?"
 _TZ = r"(Z|[+-][0-9]{2}:[0-9]{2})"
@@ -23,25 +26,41 @@ _URN = r"^(?:urn:(?:uuid|oid):|#)(.+)$"
 
 def _text_matches(pattern: str) -> str:
     return (
-        f"CASE WHEN json_type(j) = 'VARCHAR' AND regexp_full_match(sof_text(j), '{pattern}')"
+        f"CASE WHEN sof_lead(j) = '\"' AND regexp_full_match(sof_text(j), '{pattern}')"
         " THEN sof_text(j) END"
     )
 
 
 # (name, parameters, body) in dependency order.
 MACROS: tuple[tuple[str, str, str], ...] = (
+    # The first character of a JSON value tells its type (string, number, object...) without
+    # parsing it, as json_type() would. Values here are compact JSON (json_extract, to_json,
+    # read_json and json() write no leading space), so that character is the value's first.
+    ("sof_lead", "j", "left(j::VARCHAR, 1)"),
     ("sof_text", "j", "json_extract_string(j, '$')"),
-    ("sof_is_num", "j", f"json_type(j) IN {_NUM}"),
+    ("sof_is_num", "j", "contains('-0123456789', sof_lead(j))"),
+    # Text of a number or string (a number's JSON text is its text; DOUBLE casts agree).
+    ("sof_scalar", "j", "CASE WHEN sof_is_num(j) THEN trim(j::VARCHAR) ELSE sof_text(j) END"),
+    ("sof_num", "j", "TRY_CAST(j AS DOUBLE)"),
+    ("sof_finite", "x", "CASE WHEN isfinite(x) THEN x END"),
+    ("sof_int", "j", "TRY_CAST(j AS BIGINT)"),
+    # One element's value (as json_extract wrote it: compact, so the first character gives the
+    # JSON type without parsing it again) as a collection: [] for absent/null, an array's items.
     (
-        "sof_kids",
-        "j, p",
-        "CASE coalesce(json_type(json_extract(j, p)), 'NULL')"
-        " WHEN 'NULL' THEN []::JSON[]"
-        " WHEN 'ARRAY' THEN list_filter(CAST(json_extract(j, p) AS JSON[]),"
-        " lambda x: x IS NOT NULL AND json_type(x) <> 'NULL')"
-        " ELSE [json_extract(j, p)] END",
+        "sof_field",
+        "j",
+        "CASE WHEN j IS NULL THEN []::JSON[]"
+        " WHEN starts_with(j::VARCHAR, '[') THEN list_filter(TRY_CAST(j AS JSON[]),"
+        " lambda x: x IS NOT NULL)"
+        " WHEN j::VARCHAR = 'null' THEN []::JSON[] ELSE [j] END",
     ),
-    ("sof_nav", "c, p", "flatten(list_transform(c, lambda x: sof_kids(x, p)))"),
+    # Member navigation: each item parsed once (the inner list_transform), then normalised.
+    (
+        "sof_nav",
+        "c, p",
+        "flatten(list_transform(list_transform(c, lambda x: json_extract(x, p)),"
+        " lambda y: sof_field(y)))",
+    ),
     ("sof_wrap", "j", "CASE WHEN j IS NULL THEN []::JSON[] ELSE [j::JSON] END"),
     ("sof_of_bool", "b", "CASE WHEN b IS NULL THEN []::JSON[] ELSE [to_json(b)] END"),
     (
@@ -50,24 +69,37 @@ MACROS: tuple[tuple[str, str, str], ...] = (
         "CASE WHEN len(c) > 1 THEN error('FHIRPath: expected at most one item') ELSE c[1] END",
     ),
     ("sof_one_item", "c, msg", "CASE WHEN len(c) > 1 THEN error(msg) ELSE c[1] END"),
+    # sof_one_item(sof_field(j), msg) without building the list when j is not an array.
+    (
+        "sof_json_item",
+        "j, msg",
+        "CASE WHEN starts_with(j::VARCHAR, '[') THEN sof_one_item(sof_field(j), msg)"
+        " WHEN j::VARCHAR = 'null' THEN NULL ELSE j END",
+    ),
+    # A typed read's assumption (shapes.py); failing makes the caller rerun on the JSON path.
+    (
+        "sof_assume",
+        "b",
+        "CASE WHEN b THEN true ELSE error('SQL-on-FHIR typed read: assumption failed') END",
+    ),
     (
         "sof_bool",
         "c",
         "CASE WHEN len(c) = 0 THEN NULL"
         " WHEN len(c) > 1 THEN error('FHIRPath: boolean context got several items')"
-        " WHEN json_type(c[1]) = 'BOOLEAN' THEN c[1]::BOOLEAN ELSE true END",
+        " WHEN json_type(c[1]) = 'BOOLEAN' THEN TRY_CAST(c[1] AS BOOLEAN) ELSE true END",
     ),
     (
         "sof_where_bool",
         "c",
         "CASE WHEN len(c) = 0 THEN false"
-        " WHEN len(c) = 1 AND json_type(c[1]) = 'BOOLEAN' THEN c[1]::BOOLEAN"
+        " WHEN len(c) = 1 AND json_type(c[1]) = 'BOOLEAN' THEN TRY_CAST(c[1] AS BOOLEAN)"
         " ELSE error('ViewDefinition where path did not evaluate to a boolean') END",
     ),
     (
         "sof_item_eq",
         "x, y",
-        "CASE WHEN sof_is_num(x) AND sof_is_num(y) THEN x::DOUBLE = y::DOUBLE"
+        "CASE WHEN sof_is_num(x) AND sof_is_num(y) THEN sof_num(x) = sof_num(y)"
         " ELSE sof_text(x) = sof_text(y) END",
     ),
     (
@@ -79,7 +111,7 @@ MACROS: tuple[tuple[str, str, str], ...] = (
     (
         "sof_item_equiv",
         "x, y",
-        "CASE WHEN sof_is_num(x) AND sof_is_num(y) THEN x::DOUBLE = y::DOUBLE"
+        "CASE WHEN sof_is_num(x) AND sof_is_num(y) THEN sof_num(x) = sof_num(y)"
         " ELSE lower(trim(sof_text(x))) = lower(trim(sof_text(y))) END",
     ),
     (
@@ -92,7 +124,7 @@ MACROS: tuple[tuple[str, str, str], ...] = (
         "sof_item_cmp",
         "x, y",
         "CASE WHEN x IS NULL OR y IS NULL THEN NULL"
-        " WHEN sof_is_num(x) AND sof_is_num(y) THEN sign(x::DOUBLE - y::DOUBLE)"
+        " WHEN sof_is_num(x) AND sof_is_num(y) THEN sign(sof_num(x) - sof_num(y))"
         " WHEN sof_text(x) < sof_text(y) THEN -1 WHEN sof_text(x) > sof_text(y) THEN 1 ELSE 0 END",
     ),
     ("sof_cmp", "a, b", "sof_item_cmp(sof_single(a), sof_single(b))"),
@@ -106,8 +138,8 @@ MACROS: tuple[tuple[str, str, str], ...] = (
         "sof_add",
         "x, y",
         f"CASE WHEN json_type(x) IN {_INT} AND json_type(y) IN {_INT}"
-        " THEN to_json(x::BIGINT + y::BIGINT)"
-        " WHEN sof_is_num(x) AND sof_is_num(y) THEN to_json(x::DOUBLE + y::DOUBLE)"
+        " THEN to_json(sof_int(x) + sof_int(y))"
+        " WHEN sof_is_num(x) AND sof_is_num(y) THEN to_json(sof_num(x) + sof_num(y))"
         " WHEN json_type(x) = 'VARCHAR' AND json_type(y) = 'VARCHAR'"
         " THEN to_json(sof_text(x) || sof_text(y)) END",
     ),
@@ -115,35 +147,35 @@ MACROS: tuple[tuple[str, str, str], ...] = (
         "sof_sub",
         "x, y",
         f"CASE WHEN json_type(x) IN {_INT} AND json_type(y) IN {_INT}"
-        " THEN to_json(x::BIGINT - y::BIGINT)"
-        " WHEN sof_is_num(x) AND sof_is_num(y) THEN to_json(x::DOUBLE - y::DOUBLE) END",
+        " THEN to_json(sof_int(x) - sof_int(y))"
+        " WHEN sof_is_num(x) AND sof_is_num(y) THEN to_json(sof_num(x) - sof_num(y)) END",
     ),
     (
         "sof_mul",
         "x, y",
         f"CASE WHEN json_type(x) IN {_INT} AND json_type(y) IN {_INT}"
-        " THEN to_json(x::BIGINT * y::BIGINT)"
-        " WHEN sof_is_num(x) AND sof_is_num(y) THEN to_json(x::DOUBLE * y::DOUBLE) END",
+        " THEN to_json(sof_int(x) * sof_int(y))"
+        " WHEN sof_is_num(x) AND sof_is_num(y) THEN to_json(sof_num(x) * sof_num(y)) END",
     ),
     (
         "sof_div",
         "x, y",
-        "CASE WHEN sof_is_num(x) AND sof_is_num(y) AND y::DOUBLE <> 0"
-        " THEN to_json(x::DOUBLE / y::DOUBLE) END",
+        "CASE WHEN sof_is_num(x) AND sof_is_num(y) AND sof_num(y) <> 0"
+        " THEN to_json(sof_num(x) / sof_num(y)) END",
     ),
     (
         "sof_intdiv",
         "x, y",
-        "CASE WHEN sof_is_num(x) AND sof_is_num(y) AND y::DOUBLE <> 0"
-        " THEN to_json(trunc(x::DOUBLE / y::DOUBLE)::BIGINT) END",
+        "CASE WHEN sof_is_num(x) AND sof_is_num(y) AND sof_num(y) <> 0"
+        " THEN to_json(trunc(sof_num(x) / sof_num(y))::BIGINT) END",
     ),
     (
         "sof_mod",
         "x, y",
-        f"CASE WHEN json_type(x) IN {_INT} AND json_type(y) IN {_INT} AND y::BIGINT <> 0"
-        " THEN to_json(x::BIGINT % y::BIGINT)"
-        " WHEN sof_is_num(x) AND sof_is_num(y) AND y::DOUBLE <> 0"
-        " THEN to_json(fmod(x::DOUBLE, y::DOUBLE)) END",
+        f"CASE WHEN json_type(x) IN {_INT} AND json_type(y) IN {_INT} AND sof_int(y) <> 0"
+        " THEN to_json(sof_int(x) % sof_int(y))"
+        " WHEN sof_is_num(x) AND sof_is_num(y) AND sof_num(y) <> 0"
+        " THEN to_json(fmod(sof_num(x), sof_num(y))) END",
     ),
     (
         "sof_concat",
@@ -164,7 +196,7 @@ MACROS: tuple[tuple[str, str, str], ...] = (
     (
         "sof_decimal_bound",
         "j, sign",
-        "to_json(j::DOUBLE + sign * 0.5 * pow(10, -length(regexp_extract(sof_text(j),"
+        "to_json(sof_num(j) + sign * 0.5 * pow(10, -length(regexp_extract(sof_text(j),"
         r" '\.([0-9]+)$', 1))))",
     ),
     ("sof_date_low", "s", "s || CASE length(s) WHEN 4 THEN '-01-01' WHEN 7 THEN '-01' ELSE '' END"),
@@ -198,33 +230,91 @@ MACROS: tuple[tuple[str, str, str], ...] = (
         " || sof_time_high(coalesce(nullif(regexp_extract(s, 'T([0-9:.]+)', 1), ''), '23:59'))"
         f" || coalesce(nullif(regexp_extract(s, '{_TZ}$', 1), ''), '-12:00')",
     ),
+    # A text value (VARCHAR read where the sample had JSON strings, shapes.py) as the output
+    # may use it; else the typed read's assumption fails and the caller reruns the view on the
+    # JSON path. Suspect: what DuckDB turns into text silently, an object or array (read as its
+    # JSON text: starting with '{' or '[' and valid JSON, unlike UCUM's '{score}' or '[lb_av]')
+    # or a number in exponent form.
+    (
+        "sof_text_checked",
+        "s",
+        "CASE WHEN ((s >= '[' AND s < '\\') OR (s >= '{' AND s < '|')) AND json_valid(s)"
+        " THEN CAST(sof_assume(false) AS VARCHAR)"
+        " WHEN s >= '-' AND s < ':' AND contains(s, 'e')"
+        r" AND regexp_full_match(s, '-?[0-9]+(\.[0-9]+)?e[+-][0-9]+')"
+        " THEN CAST(sof_assume(false) AS VARCHAR) ELSE s END",
+    ),
+    # For a decimal or boolean column, whose cast treats an object, a number in exponent form
+    # and a boolean as the JSON cast does: only an array differs.
+    (
+        "sof_number_checked",
+        "s",
+        "CASE WHEN starts_with(s, '[') AND json_valid(s)"
+        " THEN CAST(sof_assume(false) AS VARCHAR) ELSE s END",
+    ),
+    # For a date/time column: its pattern rejects objects and numbers in exponent form as the
+    # JSON cast does, leaving arrays and bare numbers (no '-' after the first character, no
+    # ':'), which DuckDB turns into text that may look like a year; year-only dates fall back.
+    (
+        "sof_date_checked",
+        "s",
+        "CASE WHEN (starts_with(s, '[') AND json_valid(s))"
+        " OR (strpos(s, '-') <= 1 AND NOT contains(s, ':'))"
+        " THEN CAST(sof_assume(false) AS VARCHAR) ELSE s END",
+    ),
+    # text = 'literal' as the JSON comparison makes it; only an array read as text differs.
+    (
+        "sof_text_eq",
+        "s, t",
+        "CASE WHEN starts_with(s, '[') AND json_valid(s) THEN sof_assume(false) ELSE s = t END",
+    ),
+    # Output casts of text values (VARCHAR read from JSON strings): as the JSON casts below.
+    ("sof_text_to_date", "s", f"CASE WHEN regexp_full_match(s, '{_DATE}') THEN s END"),
+    ("sof_text_to_datetime", "s", f"CASE WHEN regexp_full_match(s, '{_DATETIME}') THEN s END"),
+    ("sof_text_to_instant", "s", f"CASE WHEN regexp_full_match(s, '{_INSTANT}') THEN s END"),
+    ("sof_text_to_time", "s", f"CASE WHEN regexp_full_match(s, '{_TIME}') THEN s END"),
+    (
+        "sof_text_to_boolean",
+        "s",
+        "CASE s WHEN 'true' THEN true WHEN 'false' THEN false END",
+    ),
+    (
+        "sof_text_to_bigint",
+        "s",
+        r"CASE WHEN regexp_full_match(trim(s), '[+-]?[0-9]+(\.0*)?')"
+        r" THEN TRY_CAST(regexp_extract(trim(s), '^[+-]?[0-9]+') AS BIGINT) END",
+    ),
+    (
+        "sof_text_to_double",
+        "s",
+        "CASE WHEN isfinite(TRY_CAST(s AS DOUBLE)) THEN TRY_CAST(s AS DOUBLE) END",
+    ),
     # Output casts: JSON item -> column type; NULL when absent or not castable.
     ("sof_to_any", "j", "sof_text(j)"),
     (
         "sof_to_string",
         "j",
-        "CASE WHEN json_type(j) NOT IN ('OBJECT', 'ARRAY') THEN sof_text(j) END",
+        "CASE WHEN sof_lead(j) NOT IN ('{', '[') THEN sof_text(j) END",
     ),
     (
         "sof_to_boolean",
         "j",
-        "CASE json_type(j) WHEN 'BOOLEAN' THEN j::BOOLEAN"
-        " WHEN 'VARCHAR' THEN CASE sof_text(j) WHEN 'true' THEN true WHEN 'false' THEN false END"
+        "CASE sof_lead(j) WHEN 't' THEN true WHEN 'f' THEN false"
+        " WHEN '\"' THEN CASE sof_text(j) WHEN 'true' THEN true WHEN 'false' THEN false END"
         " END",
     ),
     (
         "sof_to_bigint",
         "j",
-        f"CASE WHEN json_type(j) IN {_INT} THEN TRY_CAST(j AS BIGINT)"
-        " WHEN json_type(j) IN ('DOUBLE', 'VARCHAR')"
-        r" AND regexp_full_match(trim(sof_text(j)), '[+-]?[0-9]+(\.0*)?')"
-        r" THEN TRY_CAST(regexp_extract(trim(sof_text(j)), '^[+-]?[0-9]+') AS BIGINT) END",
+        "CASE WHEN (sof_is_num(j) OR sof_lead(j) = '\"')"
+        r" AND regexp_full_match(trim(sof_scalar(j)), '[+-]?[0-9]+(\.0*)?')"
+        r" THEN TRY_CAST(regexp_extract(trim(sof_scalar(j)), '^[+-]?[0-9]+') AS BIGINT) END",
     ),
     (
         "sof_to_double",
         "j",
-        "CASE WHEN json_type(j) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR')"
-        " AND isfinite(TRY_CAST(sof_text(j) AS DOUBLE)) THEN TRY_CAST(sof_text(j) AS DOUBLE) END",
+        "CASE WHEN sof_is_num(j) THEN sof_finite(TRY_CAST(j::VARCHAR AS DOUBLE))"
+        " WHEN sof_lead(j) = '\"' THEN sof_finite(TRY_CAST(sof_text(j) AS DOUBLE)) END",
     ),
     ("sof_to_date", "j", _text_matches(_DATE)),
     ("sof_to_datetime", "j", _text_matches(_DATETIME)),

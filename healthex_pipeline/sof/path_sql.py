@@ -5,15 +5,20 @@ value in one FHIR version and an array in another navigates the same way. Boolea
 operators are kept as plain SQL ``BOOLEAN`` (NULL = empty) until a collection is needed, which
 gives FHIRPath's three-valued logic for free. Only SQL text is produced here; nothing is
 evaluated per resource in Python.
+
+When the input was read typed (shapes.py), a collection of objects is a list of STRUCTs instead
+(``Expr.shape``), and one of strings a list of VARCHAR (``Expr.leaf``): navigation, filters,
+slices, counts, string comparisons and joins work on them directly; any other use asks for JSON
+items and raises ``Untyped``, and the compiler reads that element as JSON instead.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from healthex_pipeline.sof.errors import ViewDefinitionError
 from healthex_pipeline.sof.fhirpath_ast import (
@@ -29,43 +34,67 @@ from healthex_pipeline.sof.fhirpath_ast import (
     Variable,
 )
 from healthex_pipeline.sof.fhirpath_ast import Literal as LiteralNode
+from healthex_pipeline.sof.shapes import Path as ShapePath
+from healthex_pipeline.sof.shapes import Shape, TypedSource, Untyped
+from healthex_pipeline.sof.sql_text import json_literal, json_path, quote_identifier, sql_string
+
+if TYPE_CHECKING:
+    from healthex_pipeline.sof.bindings import RowBindings
 
 INTEGER_TYPES = frozenset({"integer", "positiveInt", "unsignedInt", "integer64"})
 _ARITHMETIC = {"+": "sof_add", "-": "sof_sub", "*": "sof_mul", "/": "sof_div"}
 _ARITHMETIC |= {"div": "sof_intdiv", "mod": "sof_mod", "&": "sof_concat"}
 _COMPARISONS = frozenset({"<", "<=", ">", ">="})
-
-
-def sql_string(text: str) -> str:
-    """Quote ``text`` as a SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def json_literal(value: Any) -> str:
-    """A SQL ``JSON`` literal holding ``value``."""
-    return f"{sql_string(json.dumps(value, ensure_ascii=False))}::JSON"
-
-
-def json_path(name: str) -> str:
-    """The DuckDB JSON path selecting member ``name`` of an object."""
-    return sql_string('$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"')
+# The column holding the top-level elements of the resource a view reads (one parse).
+ROOT_FIELDS = "_sof_top"
+_ONE_ITEM = re.compile(r"\[(_v[0-9]+)\]")
+_NUMBER_OR_ARRAY = re.compile(r"\s*(\[.*|[-+]?[0-9.]+([eE][-+]?[0-9]+)?\s*)", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
 class Expr:
-    """A translated expression: a ``JSON[]`` collection or a nullable SQL BOOLEAN."""
+    """A translated expression: a collection (a list of items) or a nullable SQL BOOLEAN.
+
+    Items are JSON, or on a typed read STRUCTs (``shape``) or text (``leaf``).
+    """
 
     sql: str
     kind: Literal["coll", "bool"] = "coll"
     fhir_type: str | None = None
+    # Typed items: STRUCTs read at shape.path (None: JSON items).
+    shape: Shape | None = None
+    # Text items: VARCHAR values read at this path (None: JSON items).
+    leaf: ShapePath | None = None
+    # For typed collections of at most one item: SQL of that item (NULL when empty).
+    single: str | None = None
+    # For a JSON element read typed: the one JSON value this collection unpacks (sof_field).
+    raw: str | None = None
+    # Typed STRUCT items that may include NULLs (a JSON null in an array of objects). Navigation
+    # ignores them anyway; functions that see items get a clean() list.
+    dirty: bool = False
+    # For text read from a list of STRUCTs: the values before NULLs (absent members) were
+    # dropped, from which first() takes the first non-NULL value without filtering the list.
+    unfiltered: str | None = None
+
+    def items(self) -> str:
+        """SQL of this collection as a list, whatever its items are (for list operations)."""
+        return self.sql if self.kind == "coll" else f"sof_of_bool({self.sql})"
 
     def coll(self) -> str:
         """SQL of this expression as a ``JSON[]`` collection."""
-        return self.sql if self.kind == "coll" else f"sof_of_bool({self.sql})"
+        if self.shape is not None:
+            raise Untyped(self.shape.path)
+        if self.leaf is not None:
+            raise Untyped(self.leaf)
+        return self.items()
+
+    def typed_like(self, sql: str, single: str | None = None) -> Expr:
+        """A collection with this one's items (STRUCT, text or JSON) and FHIR type; clean."""
+        return Expr(sql, fhir_type=self.fhir_type, shape=self.shape, leaf=self.leaf, single=single)
 
     def boolean(self) -> str:
         """SQL of this expression as a nullable BOOLEAN (FHIRPath singleton evaluation)."""
-        return self.sql if self.kind == "bool" else f"sof_bool({self.sql})"
+        return self.sql if self.kind == "bool" else f"sof_bool({self.coll()})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +108,94 @@ class Scope:
     constants: Mapping[str, Expr]
     names: Iterator[int] = field(default_factory=itertools.count)
     index: str | None = None
+    # Set when ``this`` does not depend on a lambda variable: results may then be bound as
+    # row-level columns (see bindings.py).
+    bindings: RowBindings | None = None
+    row_level: bool = False
+    # Set when the input was read typed: ``this`` then holds items of ``this_shape``.
+    typed: TypedSource | None = None
+    this_shape: Shape | None = None
 
     def fresh(self) -> str:
         """A lambda variable name unique within the whole compiled view."""
         return f"_v{next(self.names)}"
 
+    def focus(self) -> Expr:
+        """``$this`` as an expression."""
+        if self.this_shape is None:
+            return Expr(self.this)
+        match = _ONE_ITEM.fullmatch(self.this)
+        single = match.group(1) if match else None
+        if not self.this_shape.path and self.typed is not None:
+            single = self.typed.alias
+        return Expr(self.this, shape=self.this_shape, single=single)
+
+    def resource_focus(self) -> Expr:
+        """``%resource``: the resource as a one-item collection."""
+        if self.typed is not None:
+            return Expr(f"[{self.typed.alias}]", shape=Shape(()), single=self.typed.alias)
+        return Expr(f"[{self.resource}]")
+
+    def is_resource(self, expr: Expr) -> bool:
+        """Whether ``expr`` is the resource itself (``%resource``, or ``$this`` at the top)."""
+        if expr.shape is not None:
+            return not expr.shape.path
+        return expr.sql == f"[{self.resource}]"
+
 
 def _bool(sql: str) -> Expr:
     return Expr(sql, "bool", "boolean")
+
+
+def clean(expr: Expr, scope: Scope) -> Expr:
+    """``expr`` without NULL items (see ``Expr.dirty``)."""
+    if not expr.dirty:
+        return expr
+    w = scope.fresh()
+    return replace(
+        expr, sql=f"list_filter({expr.items()}, lambda {w}: {w} IS NOT NULL)", dirty=False
+    )
+
+
+def _typed_nav(focus: Expr, shape: Shape, name: str, scope: Scope) -> Expr:
+    """Member ``name`` of typed items: STRUCT field access, no JSON parsing.
+
+    The member holds STRUCTs (a list of them, or one or NULL), text (one VARCHAR or NULL), or
+    JSON, which becomes a JSON collection as on the generic path. From one item (``single``)
+    no list is built until one is needed.
+    """
+    if scope.typed is None:
+        raise Untyped(shape.path)
+    member = scope.typed.member(shape, name)
+    field = quote_identifier(name)
+    leaf = (*shape.path, name) if member.text else None
+    if focus.single is not None:
+        value = f"{focus.single}.{field}"
+        if leaf is not None:
+            return Expr(
+                f"CASE WHEN {value} IS NULL THEN []::VARCHAR[] ELSE [{value}] END",
+                leaf=leaf,
+                single=value,
+            )
+        if member.shape is None:
+            return Expr(f"sof_field({value})", raw=value)
+        if not member.many:
+            return Expr(
+                f"CASE WHEN {value} IS NULL THEN [] ELSE [{value}] END",
+                shape=member.shape,
+                single=value,
+            )
+        return Expr(f"coalesce({value}, [])", shape=member.shape, dirty=True)
+    v, w = scope.fresh(), scope.fresh()
+    items = focus.items()
+    if member.shape is None and leaf is None:
+        return Expr(f"flatten(list_transform({items}, lambda {v}: sof_field({v}.{field})))")
+    values = f"list_transform({items}, lambda {v}: {v}.{field})"
+    if member.many:
+        values = f"flatten({values})"
+    if leaf is None:
+        return Expr(values, shape=member.shape, dirty=True)
+    return Expr(f"list_filter({values}, lambda {w}: {w} IS NOT NULL)", leaf=leaf, unfiltered=values)
 
 
 def _map_items(base: str, scope: Scope, fn: Callable[[str], str]) -> str:
@@ -108,16 +217,16 @@ def _type_name(node: Node, where: str) -> str:
 def _kind_test(type_name: str, v: str) -> str:
     """SQL testing whether JSON item ``v`` can be a value of FHIR type ``type_name``."""
     if type_name == "boolean":
-        return f"json_type({v}) = 'BOOLEAN'"
+        return f"sof_lead({v}) IN ('t', 'f')"
     if type_name in INTEGER_TYPES:
         return f"json_type({v}) IN ('BIGINT', 'UBIGINT')"
     if type_name == "decimal":
         return f"sof_is_num({v})"
     if type_name[:1].islower():
-        return f"json_type({v}) = 'VARCHAR'"
+        return f"sof_lead({v}) = '\"'"
     resource_type = f"json_extract_string({v}, '$.resourceType')"
     return (
-        f"json_type({v}) = 'OBJECT' AND coalesce({resource_type}, {sql_string(type_name)})"
+        f"sof_lead({v}) = '{{' AND coalesce({resource_type}, {sql_string(type_name)})"
         f" = {sql_string(type_name)}"
     )
 
@@ -126,16 +235,41 @@ class _Translator:
     """Stateless dispatcher from AST nodes to SQL; the scope carries all context."""
 
     def translate(self, node: Node, scope: Scope) -> Expr:
+        expr = self._translate(node, scope)
+        bindings = scope.bindings
+        if not scope.row_level or bindings is None:
+            return expr
+        if bindings.bindable(expr.sql):
+            expr = replace(expr, sql=bindings.bind(expr.sql))
+        if expr.single is not None and bindings.bindable(expr.single):
+            expr = replace(expr, single=bindings.bind(expr.single))
+        return expr
+
+    @staticmethod
+    def nav(focus: Expr, name: str, scope: Scope) -> Expr:
+        """The ``name`` children of collection ``focus``; planned once when row-level."""
+        if focus.shape is not None:
+            return _typed_nav(focus, focus.shape, name, scope)
+        sql = focus.coll()
+        bindings = scope.bindings
+        if bindings is not None:
+            if sql == f"[{scope.resource}]":
+                return Expr(bindings.nav(ROOT_FIELDS, name))
+            if bindings.is_bound(sql):
+                return Expr(bindings.nav(sql, name))
+        return Expr(f"sof_nav({sql}, {json_path(name)})")
+
+    def _translate(self, node: Node, scope: Scope) -> Expr:
         match node:
             case LiteralNode():
                 return self.literal(node)
             case EmptyLiteral():
                 return Expr("[]::JSON[]")
             case Member(base=None, name=name) if name == scope.resource_type:
-                return Expr(scope.this)
+                return scope.focus()
             case Member(base=base, name=name):
-                focus = scope.this if base is None else self.translate(base, scope).coll()
-                return Expr(f"sof_nav({focus}, {json_path(name)})")
+                focus = scope.focus() if base is None else self.translate(base, scope)
+                return self.nav(focus, name, scope)
             case Call():
                 return self.call(node, scope)
             case Indexer(base=base, index=index):
@@ -170,7 +304,7 @@ class _Translator:
     @staticmethod
     def variable(name: str, scope: Scope) -> Expr:
         if name == "this":
-            return Expr(scope.this)
+            return scope.focus()
         if name == "index" and scope.index is not None:
             return Expr(f"[to_json({scope.index})]", fhir_type="integer")
         raise ViewDefinitionError(f"${name} is not supported here")
@@ -180,7 +314,7 @@ class _Translator:
         if name == "rowIndex":
             return Expr(f"[to_json({scope.row_index})]", fhir_type="integer")
         if name in ("resource", "rootResource"):
-            return Expr(f"[{scope.resource}]")
+            return scope.resource_focus()
         if name not in scope.constants:
             raise ViewDefinitionError(f"undefined constant %{name}")
         return scope.constants[name]
@@ -190,15 +324,17 @@ class _Translator:
             position = str(int(index.text) + 1)
         else:
             position = f"(sof_to_bigint(sof_single({self.translate(index, scope).coll()})) + 1)"
-        return Expr(
-            f"list_slice({base.coll()}, greatest({position}, 1), {position})",
-            fhir_type=base.fhir_type,
-        )
+        base = clean(base, scope)
+        return base.typed_like(f"list_slice({base.items()}, greatest({position}, 1), {position})")
 
     def binary(self, node: Binary, scope: Scope) -> Expr:
         left = self.translate(node.left, scope)
         right = self.translate(node.right, scope)
         op = node.op
+        if op in ("=", "!="):
+            text = _text_equality(left, node.right) or _text_equality(right, node.left)
+            if text is not None:
+                return _bool(text if op == "=" else f"(NOT {text})")
         if op in ("and", "or"):
             return _bool(f"({left.boolean()} {op.upper()} {right.boolean()})")
         if op == "xor":
@@ -232,16 +368,18 @@ class _Translator:
         v = scope.fresh()
         fhir_type = type_name if type_name[:1].islower() else None
         if isinstance(operand, Member) and operand.name != scope.resource_type:
-            parent = (
-                scope.this if operand.base is None else self.translate(operand.base, scope).coll()
-            )
+            parent = scope.focus() if operand.base is None else self.translate(operand.base, scope)
             choice = operand.name + type_name[:1].upper() + type_name[1:]
-            plain = f"sof_nav({parent}, {json_path(operand.name)})"
-            filtered = f"list_filter({plain}, lambda {v}: {_kind_test(type_name, v)})"
-            return Expr(
-                f"list_concat(sof_nav({parent}, {json_path(choice)}), {filtered})",
-                fhir_type=fhir_type,
-            )
+            chosen = self.nav(parent, choice, scope)
+            plain = self.nav(parent, operand.name, scope)
+            if parent.shape is not None and scope.typed is not None and scope.row_level:
+                # Typed read: FHIR writes a choice element only with its type suffix; assume
+                # the bare name absent rather than filter it for every row.
+                absent = f"{plain.raw} IS NULL" if plain.raw else f"len({plain.coll()}) = 0"
+                scope.typed.assume(absent)
+                return replace(chosen, fhir_type=fhir_type)
+            filtered = f"list_filter({plain.coll()}, lambda {v}: {_kind_test(type_name, v)})"
+            return Expr(f"list_concat({chosen.coll()}, {filtered})", fhir_type=fhir_type)
         base = self.translate(operand, scope).coll()
         return Expr(
             f"list_filter({base}, lambda {v}: {_kind_test(type_name, v)})", fhir_type=fhir_type
@@ -258,21 +396,61 @@ class _Translator:
             )
         return fn(self, node, scope)
 
-    def base(self, node: Call, scope: Scope) -> Expr:
-        """The input collection of a function call (the focus when written bare)."""
-        return Expr(scope.this) if node.base is None else self.translate(node.base, scope)
+    def base(self, node: Call, scope: Scope, keep_nulls: bool = False) -> Expr:
+        """The input collection of a function call (the focus when written bare), clean()."""
+        focus = scope.focus() if node.base is None else self.translate(node.base, scope)
+        return focus if keep_nulls else clean(focus, scope)
 
-    def predicate(self, node: Call, scope: Scope) -> tuple[str, str]:
-        """Input collection SQL and a lambda ``v, i: <criteria as BOOLEAN>`` over its items."""
-        base = self.base(node, scope).coll()
+    def item_scope(self, base: Expr, scope: Scope) -> tuple[str, str, Scope]:
+        """Lambda variables (item, 1-based position) and the scope of one item of ``base``."""
+        if base.leaf is not None:  # item scopes hold JSON or STRUCT items, not text
+            raise Untyped(base.leaf)
         v, i = scope.fresh(), scope.fresh()
-        inner = replace(scope, this=f"[{v}]", index=f"({i} - 1)")
+        inner = replace(
+            scope, this=f"[{v}]", index=f"({i} - 1)", row_level=False, this_shape=base.shape
+        )
+        return v, i, inner
+
+    def predicate(self, node: Call, scope: Scope) -> tuple[Expr, str]:
+        """The input collection and a lambda ``v, i: <criteria as BOOLEAN>`` over its items.
+
+        NULL items of a typed list are skipped by the criteria itself, unless it reads
+        ``$index`` (which must not count them): then the list is cleaned first.
+        """
+        base = self.base(node, scope, keep_nulls=True)
+        base = replace(base, sql=base.items(), kind="coll")
+        v, i, inner = self.item_scope(base, scope)
         criteria = self.translate(node.args[0], inner).boolean()
-        return base, f"lambda {v}, {i}: coalesce({criteria}, false)"
+        if base.dirty and f"({i} - 1)" in criteria:
+            base = clean(base, scope)
+            v, i, inner = self.item_scope(base, scope)
+            criteria = self.translate(node.args[0], inner).boolean()
+        guard = f"{v} IS NOT NULL AND " if base.dirty else ""
+        return base, f"lambda {v}, {i}: {guard}coalesce({criteria}, false)"
 
     def single_arg(self, node: Call, position: int, scope: Scope) -> str:
         """An argument evaluated against the call's focus, as one JSON item (or NULL)."""
         return f"sof_single({self.translate(node.args[position], scope).coll()})"
+
+
+def _text_equality(text: Expr, other: Node) -> str | None:
+    """``text = 'literal'`` on text items, as the JSON comparison does it: by text.
+
+    A number read as text may be written differently than JSON text writes it, so a literal
+    that looks like a number (or an array) is compared on JSON instead.
+    """
+    if text.leaf is None or not (isinstance(other, LiteralNode) and other.kind == "string"):
+        return None
+    if _NUMBER_OR_ARRAY.fullmatch(other.text):
+        raise Untyped(text.leaf)
+    literal = sql_string(other.text)
+    if text.single is not None:
+        return f"sof_text_eq({text.single}, {literal})"
+    items = text.items()
+    return (
+        f"(CASE WHEN len({items}) = 0 THEN NULL WHEN len({items}) > 1 THEN false"
+        f" ELSE sof_text_eq({items}[1], {literal}) END)"
+    )
 
 
 def _arithmetic_type(op: str, left: Expr, right: Expr) -> str | None:
@@ -290,34 +468,34 @@ _Handler = Callable[[_Translator, Call, Scope], Expr]
 
 def _fn_where(t: _Translator, node: Call, scope: Scope) -> Expr:
     base, criteria = t.predicate(node, scope)
-    return Expr(f"list_filter({base}, {criteria})", fhir_type=t.base(node, scope).fhir_type)
+    return base.typed_like(f"list_filter({base.sql}, {criteria})")
 
 
 def _fn_exists(t: _Translator, node: Call, scope: Scope) -> Expr:
     if not node.args:
-        return _bool(f"(len({t.base(node, scope).coll()}) > 0)")
+        return _bool(f"(len({t.base(node, scope).items()}) > 0)")
     base, criteria = t.predicate(node, scope)
-    return _bool(f"(len(list_filter({base}, {criteria})) > 0)")
+    return _bool(f"(len(list_filter({base.sql}, {criteria})) > 0)")
 
 
 def _fn_all(t: _Translator, node: Call, scope: Scope) -> Expr:
     base, criteria = t.predicate(node, scope)
-    return _bool(f"coalesce(list_bool_and(list_transform({base}, {criteria})), true)")
+    return _bool(f"coalesce(list_bool_and(list_transform({base.sql}, {criteria})), true)")
 
 
 def _fn_select(t: _Translator, node: Call, scope: Scope) -> Expr:
-    base = t.base(node, scope).coll()
-    v, i = scope.fresh(), scope.fresh()
-    inner = replace(scope, this=f"[{v}]", index=f"({i} - 1)")
+    base = t.base(node, scope)
+    v, i, inner = t.item_scope(base, scope)
     projection = t.translate(node.args[0], inner)
     return Expr(
-        f"flatten(list_transform({base}, lambda {v}, {i}: {projection.coll()}))",
+        f"flatten(list_transform({base.items()}, lambda {v}, {i}: {projection.items()}))",
         fhir_type=projection.fhir_type,
+        shape=projection.shape,
     )
 
 
 def _fn_empty(t: _Translator, node: Call, scope: Scope) -> Expr:
-    return _bool(f"(len({t.base(node, scope).coll()}) = 0)")
+    return _bool(f"(len({t.base(node, scope).items()}) = 0)")
 
 
 def _fn_not(t: _Translator, node: Call, scope: Scope) -> Expr:
@@ -326,8 +504,21 @@ def _fn_not(t: _Translator, node: Call, scope: Scope) -> Expr:
 
 def _slice(start: str, end: str) -> _Handler:
     def handler(t: _Translator, node: Call, scope: Scope) -> Expr:
-        base = t.base(node, scope)
-        return Expr(f"list_slice({base.coll()}, {start}, {end})", fhir_type=base.fhir_type)
+        base = t.base(node, scope, keep_nulls=start == end == "1")
+        typed = base.shape is not None or base.leaf is not None
+        if base.dirty:  # first() of a list that may hold NULLs: skip them, lazily
+            w, item = scope.fresh(), f"{base.items()}[1]"
+            single = (
+                f"(CASE WHEN {item} IS NOT NULL THEN {item}"
+                f" ELSE list_filter({base.items()}, lambda {w}: {w} IS NOT NULL)[1] END)"
+            )
+            return base.typed_like(
+                f"CASE WHEN {single} IS NULL THEN [] ELSE [{single}] END", single
+            )
+        single = f"{base.items()}[{start}]" if typed and start == end else None
+        if base.unfiltered is not None and start == end == "1":
+            single = f"list_any_value({base.unfiltered})"
+        return base.typed_like(f"list_slice({base.items()}, {start}, {end})", single)
 
     return handler
 
@@ -337,7 +528,7 @@ def _counted_slice(take: bool) -> _Handler:
         base = t.base(node, scope)
         count = f"coalesce(sof_to_bigint({t.single_arg(node, 0, scope)}), 0)"
         bounds = f"1, {count}" if take else f"greatest({count}, 0) + 1, 2147483647"
-        return Expr(f"list_slice({base.coll()}, {bounds})", fhir_type=base.fhir_type)
+        return base.typed_like(f"list_slice({base.items()}, {bounds})")
 
     return handler
 
@@ -348,7 +539,7 @@ def _fn_single(t: _Translator, node: Call, scope: Scope) -> Expr:
 
 
 def _fn_count(t: _Translator, node: Call, scope: Scope) -> Expr:
-    return Expr(f"[to_json(len({t.base(node, scope).coll()}))]", fhir_type="integer")
+    return Expr(f"[to_json(len({t.base(node, scope).items()}))]", fhir_type="integer")
 
 
 def _fn_distinct(t: _Translator, node: Call, scope: Scope) -> Expr:
@@ -357,7 +548,7 @@ def _fn_distinct(t: _Translator, node: Call, scope: Scope) -> Expr:
 
 
 def _fn_join(t: _Translator, node: Call, scope: Scope) -> Expr:
-    base = t.base(node, scope).coll()
+    focus = t.base(node, scope)
     separator = "''"
     if node.args:
         # DuckDB needs a constant separator, so only a string literal is accepted.
@@ -366,7 +557,10 @@ def _fn_join(t: _Translator, node: Call, scope: Scope) -> Expr:
             raise ViewDefinitionError("join() separator must be a string literal")
         separator = sql_string(arg.text)
     v = scope.fresh()
-    texts = f"list_transform({base}, lambda {v}: sof_text({v}))"
+    if focus.leaf is not None:
+        texts = f"list_transform({focus.items()}, lambda {v}: sof_text_checked({v}))"
+    else:
+        texts = f"list_transform({focus.coll()}, lambda {v}: sof_text({v}))"
     return Expr(f"[to_json(array_to_string({texts}, {separator}))]", fhir_type="string")
 
 
@@ -377,7 +571,7 @@ def _fn_of_type(t: _Translator, node: Call, scope: Scope) -> Expr:
 
 
 def _fn_extension(t: _Translator, node: Call, scope: Scope) -> Expr:
-    extensions = f"sof_nav({t.base(node, scope).coll()}, {json_path('extension')})"
+    extensions = t.nav(t.base(node, scope), "extension", scope).coll()
     url = t.single_arg(node, 0, scope)
     v = scope.fresh()
     return Expr(
@@ -386,7 +580,10 @@ def _fn_extension(t: _Translator, node: Call, scope: Scope) -> Expr:
 
 
 def _fn_resource_key(t: _Translator, node: Call, scope: Scope) -> Expr:
-    base = t.base(node, scope).coll()
+    focus = t.base(node, scope)
+    if scope.is_resource(focus):
+        return replace(t.nav(focus, "id", scope), fhir_type="id")
+    base = focus.coll()
     return Expr(_map_items(base, scope, lambda v: f"json_extract({v}, '$.id')"), fhir_type="id")
 
 
@@ -397,7 +594,10 @@ def _fn_reference_key(t: _Translator, node: Call, scope: Scope) -> Expr:
 
 
 def _fn_iif(t: _Translator, node: Call, scope: Scope) -> Expr:
-    inner = scope if node.base is None else replace(scope, this=t.base(node, scope).coll())
+    if node.base is None:
+        inner = scope
+    else:
+        inner = replace(scope, this=t.base(node, scope).coll(), this_shape=None)
     criterion = t.translate(node.args[0], inner).boolean()
     then = t.translate(node.args[1], inner)
     otherwise = t.translate(node.args[2], inner).coll() if len(node.args) > 2 else "[]::JSON[]"

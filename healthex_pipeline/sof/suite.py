@@ -3,13 +3,13 @@
 Each test file's ``resources`` are loaded into an in-memory DuckDB table with a JSON
 ``resource`` column, every test's view is compiled and executed, and rows are compared to
 ``expect`` ignoring row order (the spec does not define one). ``expectError`` tests pass when
-compilation or execution fails. ``run_suite(...).to_report()`` is the upstream test-report JSON.
+compilation or execution fails. ``run_suite(...).to_report()`` is the upstream test-report JSON
+(``test_report.json``); ``healthex sof test`` writes it.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +98,7 @@ def _execute(
     return names, [{n: row[n] for n in names} for row in rows]
 
 
-def _check(test: Mapping[str, Any], names: list[str], rows: list[dict[str, Any]]) -> str | None:
+def check_rows(test: Mapping[str, Any], names: list[str], rows: list[dict[str, Any]]) -> str | None:
     """Return why the result does not meet the test's expectation, or None when it does."""
     if "expectColumns" in test and list(test["expectColumns"]) != names:
         return f"columns {names} != expected {test['expectColumns']}"
@@ -118,15 +118,18 @@ def _check(test: Mapping[str, Any], names: list[str], rows: list[dict[str, Any]]
 def run_test(con: duckdb.DuckDBPyConnection, file: str, test: Mapping[str, Any]) -> TestResult:
     """Run one test against the resources already loaded on ``con``."""
     name = str(test.get("title", "?"))
+    view = test.get("view")
+    if not isinstance(view, Mapping):
+        return TestResult(file, name, False, "test has no view object")
     try:
-        names, rows = _execute(con, test["view"])
+        names, rows = _execute(con, view)
     except (ViewDefinitionError, duckdb.Error) as exc:
         if test.get("expectError"):
             return TestResult(file, name, True)
         return TestResult(file, name, False, f"{type(exc).__name__}: {exc}")
     if test.get("expectError"):
         return TestResult(file, name, False, "expected an error, view ran")
-    reason = _check(test, names, rows)
+    reason = check_rows(test, names, rows)
     return TestResult(file, name, reason is None, reason)
 
 
@@ -142,25 +145,25 @@ def run_file(path: Path) -> list[TestResult]:
         con.close()
 
 
+def is_suite_file(path: Path) -> bool:
+    """Whether ``path`` is a file of the suite's format: a JSON object with a ``tests`` list."""
+    try:
+        case = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(case, dict) and isinstance(case.get("tests"), list)
+
+
+def suite_files(directory: Path) -> tuple[list[Path], list[Path]]:
+    """The suite-format ``*.json`` files in ``directory`` (by name), and the other ones."""
+    found = sorted(p for p in directory.glob("*.json") if p.is_file())
+    tests = [p for p in found if is_suite_file(p)]
+    return tests, [p for p in found if p not in tests]
+
+
 def run_suite(directory: Path) -> SuiteReport:
-    """Run every ``*.json`` test file in ``directory`` (sorted by name)."""
+    """Run every test file of the suite's format in ``directory`` (sorted by name)."""
     results: list[TestResult] = []
-    for path in sorted(directory.glob("*.json")):
+    for path in suite_files(directory)[0]:
         results.extend(run_file(path))
     return SuiteReport(tuple(results))
-
-
-def main(argv: Sequence[str]) -> int:
-    """``python -m healthex_pipeline.sof.suite TESTS_DIR [REPORT_JSON]``: run and summarise."""
-    report = run_suite(Path(argv[0]))
-    if len(argv) > 1:
-        Path(argv[1]).write_bytes(orjson.dumps(report.to_report(), option=orjson.OPT_INDENT_2))
-    for r in report.results:
-        if not r.passed:
-            sys.stdout.write(f"FAIL {r.file} :: {r.name}: {r.error}\n")
-    sys.stdout.write(f"{report.passed} passed, {report.failed} failed\n")
-    return 0 if report.failed == 0 else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
