@@ -7,11 +7,16 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
+from data_contracts.allergies import Allergies
+from data_contracts.clinical_notes import ClinicalNotes
+from data_contracts.conditions import Conditions
 from data_contracts.encounters import Encounters
 from data_contracts.failures import LABEL, ROW, row_failures
 from data_contracts.immunizations import Immunizations
 from data_contracts.lab_results import LabResults
 from data_contracts.medications import Medications
+from data_contracts.patients import Patients
+from data_contracts.procedures import Procedures
 from data_contracts.provenance import PROVENANCE_COLUMNS
 from data_contracts.quarantine import Quarantine
 
@@ -20,6 +25,11 @@ CONTRACTS: dict[str, type[pa.DataFrameModel]] = {
     "medications": Medications,
     "immunizations": Immunizations,
     "encounters": Encounters,
+    "conditions": Conditions,
+    "procedures": Procedures,
+    "allergies": Allergies,
+    "clinical_notes": ClinicalNotes,
+    "patients": Patients,
     "quarantine": Quarantine,
 }
 

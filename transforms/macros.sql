@@ -17,3 +17,58 @@ CREATE OR REPLACE MACRO unparsed(name, raw, parsed) AS
 -- The id a reference points to when it is a relative or absolute `Type/id` reference.
 CREATE OR REPLACE MACRO reference_id(ref, type_name) AS
     nullif(regexp_extract(ref, '(?:^|/)' || type_name || '/([^/?#]+)(?:/_history/[^/]+)?$', 1), '');
+
+-- The coding a table shows: the first of `codings` (structs of code, system, display, listed in
+-- order of system preference, the resource's first coding last) that has a code.
+CREATE OR REPLACE MACRO preferred_coding(codings) AS
+    list_filter(codings, lambda c: c.code IS NOT NULL)[1];
+
+-- Decoded note text is kept up to this many bytes of UTF-8 (64 KiB); longer text is cut at a
+-- character boundary and flagged, so one huge attachment cannot bloat a table the AI team reads.
+CREATE OR REPLACE MACRO clinical_note_text_limit() AS 65536;
+
+-- The longest prefix of at most `n` bytes of BLOB `b` that is whole UTF-8 characters; NULL when
+-- `b` is not UTF-8 text. A cut inside a character is moved back by up to three bytes.
+CREATE OR REPLACE MACRO utf8_prefix(b, n) AS
+    coalesce(
+        try(decode(b[1:n])), try(decode(b[1:n - 1])), try(decode(b[1:n - 2])),
+        try(decode(b[1:n - 3])));
+
+-- A FHIR base64Binary as bytes (line breaks and spaces allowed in the text); NULL when invalid.
+CREATE OR REPLACE MACRO base64_bytes(s) AS
+    try(from_base64(regexp_replace(s, '\s+', '', 'g')));
+
+-- The two-letter USPS code of a US state, DC or territory, from its code or name in any case;
+-- NULL for anything else (including addresses whose country is not the US), so free text
+-- typed into `state` never reaches a table.
+CREATE OR REPLACE MACRO us_state_code(state, country) AS
+    CASE
+        WHEN country IS NOT NULL AND upper(trim(country)) NOT IN (
+            'US', 'USA', 'U.S.', 'U.S.A.', 'UNITED STATES', 'UNITED STATES OF AMERICA')
+            THEN NULL
+        ELSE MAP {
+            'AL': 'AL', 'ALABAMA': 'AL', 'AK': 'AK', 'ALASKA': 'AK', 'AZ': 'AZ', 'ARIZONA': 'AZ',
+            'AR': 'AR', 'ARKANSAS': 'AR', 'CA': 'CA', 'CALIFORNIA': 'CA', 'CO': 'CO',
+            'COLORADO': 'CO', 'CT': 'CT', 'CONNECTICUT': 'CT', 'DE': 'DE', 'DELAWARE': 'DE',
+            'DC': 'DC', 'DISTRICT OF COLUMBIA': 'DC', 'FL': 'FL', 'FLORIDA': 'FL', 'GA': 'GA',
+            'GEORGIA': 'GA', 'HI': 'HI', 'HAWAII': 'HI', 'ID': 'ID', 'IDAHO': 'ID', 'IL': 'IL',
+            'ILLINOIS': 'IL', 'IN': 'IN', 'INDIANA': 'IN', 'IA': 'IA', 'IOWA': 'IA', 'KS': 'KS',
+            'KANSAS': 'KS', 'KY': 'KY', 'KENTUCKY': 'KY', 'LA': 'LA', 'LOUISIANA': 'LA',
+            'ME': 'ME', 'MAINE': 'ME', 'MD': 'MD', 'MARYLAND': 'MD', 'MA': 'MA',
+            'MASSACHUSETTS': 'MA', 'MI': 'MI', 'MICHIGAN': 'MI', 'MN': 'MN', 'MINNESOTA': 'MN',
+            'MS': 'MS', 'MISSISSIPPI': 'MS', 'MO': 'MO', 'MISSOURI': 'MO', 'MT': 'MT',
+            'MONTANA': 'MT', 'NE': 'NE', 'NEBRASKA': 'NE', 'NV': 'NV', 'NEVADA': 'NV',
+            'NH': 'NH', 'NEW HAMPSHIRE': 'NH', 'NJ': 'NJ', 'NEW JERSEY': 'NJ', 'NM': 'NM',
+            'NEW MEXICO': 'NM', 'NY': 'NY', 'NEW YORK': 'NY', 'NC': 'NC',
+            'NORTH CAROLINA': 'NC', 'ND': 'ND', 'NORTH DAKOTA': 'ND', 'OH': 'OH', 'OHIO': 'OH',
+            'OK': 'OK', 'OKLAHOMA': 'OK', 'OR': 'OR', 'OREGON': 'OR', 'PA': 'PA',
+            'PENNSYLVANIA': 'PA', 'RI': 'RI', 'RHODE ISLAND': 'RI', 'SC': 'SC',
+            'SOUTH CAROLINA': 'SC', 'SD': 'SD', 'SOUTH DAKOTA': 'SD', 'TN': 'TN',
+            'TENNESSEE': 'TN', 'TX': 'TX', 'TEXAS': 'TX', 'UT': 'UT', 'UTAH': 'UT', 'VT': 'VT',
+            'VERMONT': 'VT', 'VA': 'VA', 'VIRGINIA': 'VA', 'WA': 'WA', 'WASHINGTON': 'WA',
+            'WV': 'WV', 'WEST VIRGINIA': 'WV', 'WI': 'WI', 'WISCONSIN': 'WI', 'WY': 'WY',
+            'WYOMING': 'WY', 'AS': 'AS', 'AMERICAN SAMOA': 'AS', 'GU': 'GU', 'GUAM': 'GU',
+            'MP': 'MP', 'NORTHERN MARIANA ISLANDS': 'MP', 'PR': 'PR', 'PUERTO RICO': 'PR',
+            'VI': 'VI', 'U.S. VIRGIN ISLANDS': 'VI', 'VIRGIN ISLANDS': 'VI'
+        }[upper(trim(state))]
+    END;

@@ -78,6 +78,80 @@ _ROWS: dict[str, dict[str, Any]] = {
         "reason_display": "Limb Pain",
         "service_provider": "Organization/1",
     },
+    "conditions": _PROVENANCE
+    | {
+        "resource_type": "Condition",
+        "code": "44054006",
+        "code_system": "http://snomed.info/sct",
+        "code_display": "Diabetes mellitus type 2",
+        "clinical_status": "active",
+        "verification_status": "confirmed",
+        "category": "problem-list-item",
+        "onset_at": AT,
+        "abatement_at": None,
+        "recorded_at": AT,
+        "encounter_id": "enc-1",
+    },
+    "procedures": _PROVENANCE
+    | {
+        "resource_type": "Procedure",
+        "code": "73761001",
+        "code_system": "http://snomed.info/sct",
+        "code_display": "Colonoscopy",
+        "status": "completed",
+        "performed_start": AT,
+        "performed_end": AT + dt.timedelta(minutes=45),
+        "encounter_id": "enc-1",
+    },
+    "allergies": _PROVENANCE
+    | {
+        "resource_type": "AllergyIntolerance",
+        "substance_code": "70618",
+        "substance_system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+        "substance_display": "Penicillin",
+        "clinical_status": "active",
+        "verification_status": "confirmed",
+        "allergy_type": "allergy",
+        "categories": ["medication"],
+        "criticality": "high",
+        "onset_at": AT,
+        "recorded_at": AT,
+        "reactions": [
+            {
+                "manifestation": "Hives",
+                "manifestation_code": "126485001",
+                "manifestation_system": "http://snomed.info/sct",
+                "severity": "moderate",
+            }
+        ],
+    },
+    "clinical_notes": _PROVENANCE
+    | {
+        "resource_type": "DocumentReference",
+        "status": "current",
+        "note_type_code": "11506-3",
+        "note_type_system": "http://loinc.org",
+        "note_type_display": "Progress note",
+        "note_date": AT,
+        "author_display": "Dr. A",
+        "content_type": "text/plain; charset=utf-8",
+        "content_source": "inline",
+        "content_size_bytes": 11,
+        "content_sha256": "b" * 64,
+        "text": "Doing well.",
+        "text_truncated": False,
+        "text_limit_bytes": 65536,
+        "attachment_count": 1,
+        "encounter_id": "enc-1",
+    },
+    "patients": _PROVENANCE
+    | {
+        "resource_type": "Patient",
+        "birth_year": 1975,
+        "sex": "female",
+        "deceased": False,
+        "us_state": "OR",
+    },
     "quarantine": {
         "user_key": "u_0123456789abcdef01234567",
         "connector": "fasten",
@@ -97,8 +171,13 @@ def good_frame(table: str, rows: int = 3) -> pl.DataFrame:
     """Return ``rows`` valid rows of ``table`` (ids ``id-0``, ``id-1``, …) in contract dtypes."""
     columns = CONTRACTS[table].to_schema().columns
     schema = {name: column.dtype.type for name, column in columns.items()}
-    records = [_ROWS[table] | {"resource_id": f"id-{i}"} for i in range(rows)]
+    records = [_ROWS[table] | {"resource_id": _resource_id(table, i)} for i in range(rows)]
     return pl.DataFrame(records, schema=schema)
+
+
+def _resource_id(table: str, i: int) -> str:
+    """``id-<i>``; for patients a SHA-256 in hex, as the model writes their ids."""
+    return f"{i:064x}" if table == "patients" else f"id-{i}"
 
 
 def with_cell(df: pl.DataFrame, row: int, column: str, value: object) -> pl.DataFrame:

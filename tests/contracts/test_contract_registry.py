@@ -8,7 +8,17 @@ from data_contracts.provenance import PROVENANCE_COLUMNS
 from data_contracts.registry import CONTRACTS, ContractReport, split_valid, validate_table
 from tests.contracts.frames import SENTINEL, assert_only_row_rejected, good_frame, with_cell
 
-CURATED = ["lab_results", "medications", "immunizations", "encounters"]
+CURATED = [
+    "lab_results",
+    "medications",
+    "immunizations",
+    "encounters",
+    "conditions",
+    "procedures",
+    "allergies",
+    "clinical_notes",
+    "patients",
+]
 
 
 def test_registry_holds_the_curated_tables_and_quarantine() -> None:

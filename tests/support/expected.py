@@ -11,12 +11,18 @@ It re-implements the pipeline's selection rules with plain ``json``/``gzip`` (de
   (the pipeline quarantines them); OperationOutcomes belong to no table.
 - ``lab_results``: Observation with a category coding of code ``laboratory`` (category is an
   array in R4, one object in DSTU2); ``medications``: MedicationRequest, MedicationStatement,
-  MedicationOrder; ``immunizations``: Immunization; ``encounters``: Encounter.
-- Status ``entered-in-error`` is excluded and tallied separately.
+  MedicationOrder; ``immunizations``: Immunization; ``encounters``: Encounter; ``conditions``:
+  Condition; ``procedures``: Procedure; ``allergies``: AllergyIntolerance; ``clinical_notes``:
+  DocumentReference, and DiagnosticReport with a non-empty ``presentedForm``; ``patients``:
+  Patient.
+- Status ``entered-in-error`` is excluded and tallied separately; so is a verification status
+  ``entered-in-error`` (a code in DSTU2, a CodeableConcept in R4), the only way Condition and R4
+  AllergyIntolerance mark it.
 - A resource whose date fields that its table reads are not JSON strings, or whose quantity
   values are neither JSON numbers nor numeric strings, is quarantined by the pipeline ("value
   does not cast") and not counted (fasten's ``JohnDoe.phr`` has a lab whose ``issued`` is
-  epoch milliseconds).
+  epoch milliseconds). So is a note whose shown attachment (inline text/plain, else other inline
+  text/*, else any inline data, else the first) carries ``data`` that is not base64.
 - Counts are distinct ``(resourceType, id)``; a resource without an id counts once each.
 
 Counts (``python -m tests.support.expected``; excluded as entered-in-error in brackets):
@@ -34,13 +40,30 @@ epic-r4         0 [0]       2 [0]       7 [0]         0 [0]
 cerner-r4       0 [0]       0 [0]       0 [0]         68 [0]
 =============== =========== =========== ============= ==========
 
-No set contains entered-in-error resources, ids are unique within each set, and the only
-resource without an id is apple-health's lab Observation (``ref_range_text.json``, which also
-lacks ``status``). Both fasten ``*_broken_parse.json`` files are valid JSON and are counted.
+=============== ========== ========== ========= ============== ========
+set             conditions procedures allergies clinical_notes patients
+=============== ========== ========== ========= ============== ========
+synthea-r4      68 [0]     74 [0]     10 [0]    0 [0]          5 [0]
+synthea-dstu2   0 [0]      5 [0]      0 [0]     0 [0]          1 [0]
+pathling-ndjson 71 [0]     139 [0]    3 [0]     0 [0]          9 [0]
+smart-ndjson    555 [0]    2056 [0]   11 [0]    1215 [0]       13 [0]
+apple-health    0 [0]      0 [0]      0 [0]     0 [0]          0 [0]
+fasten          6 [0]      3 [0]      2 [0]     10 [0]         4 [0]
+epic-r4         0 [0]      0 [0]      1 [0]     1 [0]          1 [0]
+cerner-r4       0 [0]      0 [0]      0 [0]     0 [0]          1 [0]
+=============== ========== ========== ========= ============== ========
+
+No set contains entered-in-error resources, and the only resource without an id is
+apple-health's lab Observation (``ref_range_text.json``, which also lacks ``status``). Ids are
+unique within each set except where one resource was delivered twice: fasten's DocumentReference
+``206130480`` and epic-r4's Patient, each counted once. No DiagnosticReport in any set has a
+``presentedForm``, so the notes are all DocumentReferences. Both fasten ``*_broken_parse.json``
+files are valid JSON and are counted.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import math
@@ -52,15 +75,31 @@ from typing import Any
 
 from tests.support.fixture_sets import FIXTURE_SETS, fixture_dir
 
-TABLES = ("lab_results", "medications", "immunizations", "encounters")
+TABLES = (
+    "lab_results",
+    "medications",
+    "immunizations",
+    "encounters",
+    "conditions",
+    "procedures",
+    "allergies",
+    "clinical_notes",
+    "patients",
+)
 _TABLE_OF_TYPE = {
     "MedicationRequest": "medications",
     "MedicationStatement": "medications",
     "MedicationOrder": "medications",
     "Immunization": "immunizations",
     "Encounter": "encounters",
+    "Condition": "conditions",
+    "Procedure": "procedures",
+    "AllergyIntolerance": "allergies",
+    "DocumentReference": "clinical_notes",
+    "Patient": "patients",
 }
 _NOT_DATA = frozenset({"_index.json", "log.ndjson"})
+ENTERED_IN_ERROR = "entered-in-error"
 _LINE_SUFFIXES = (".ndjson", ".ndjson.gz", ".phr")
 
 Resource = dict[str, Any]
@@ -144,20 +183,72 @@ _DATE_FIELDS: dict[str, tuple[str, ...]] = {
     "medications": ("authoredOn", "dateWritten", "dateAsserted", "effectiveDateTime"),
     "immunizations": ("occurrenceDateTime", "date"),
     "encounters": (),
+    "conditions": ("onsetDateTime", "abatementDateTime", "recordedDate", "dateRecorded"),
+    "procedures": ("performedDateTime",),
+    "allergies": ("onsetDateTime", "onset", "recordedDate"),
+    "clinical_notes": ("date", "created", "indexed", "effectiveDateTime", "issued"),
+    "patients": ("birthDate",),
+}
+# Dates inside a Period each table reads: (period field, its start and/or end).
+_PERIOD_FIELDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "encounters": (("period", ("start", "end")),),
+    "conditions": (("onsetPeriod", ("start",)), ("abatementPeriod", ("start",))),
+    "procedures": (("performedPeriod", ("start", "end")),),
+    "allergies": (("onsetPeriod", ("start",)),),
+    "clinical_notes": (("effectivePeriod", ("start",)),),
 }
 
 
 def _has_malformed_values(resource: Resource, table: str) -> bool:
     """Whether a read field has the wrong JSON type (a number for a date, text for a decimal)."""
     dates = [resource.get(name) for name in _DATE_FIELDS[table]]
-    period = resource.get("period")
-    if table == "encounters" and isinstance(period, dict):
-        dates += [period.get("start"), period.get("end")]
+    for field, ends in _PERIOD_FIELDS.get(table, ()):
+        period = resource.get(field)
+        if isinstance(period, dict):
+            dates += [period.get(end) for end in ends]
     if any(value is not None and not isinstance(value, str) for value in dates):
+        return True
+    if table == "clinical_notes" and not _is_base64(_shown_attachment(resource).get("data")):
         return True
     quantity = resource.get("valueQuantity")
     value = quantity.get("value") if isinstance(quantity, dict) else None
     return value is not None and not _is_decimal(value)
+
+
+def _attachments(resource: Resource) -> list[dict[str, Any]]:
+    """A note's attachments: DocumentReference ``content[].attachment`` or ``presentedForm``."""
+    if resource["resourceType"] == "DiagnosticReport":
+        found = resource.get("presentedForm") or []
+    else:
+        found = [c.get("attachment") for c in resource.get("content") or [] if isinstance(c, dict)]
+    return [a for a in found if isinstance(a, dict)]
+
+
+def _shown_attachment(resource: Resource) -> dict[str, Any]:
+    """The attachment the note row shows: inline text/plain, other inline text, inline, first."""
+
+    def rank(indexed: tuple[int, dict[str, Any]]) -> tuple[bool, bool, bool, int]:
+        index, attachment = indexed
+        content_type = str(attachment.get("contentType") or "").lower()
+        is_text = content_type.startswith("text/")
+        is_plain = content_type.startswith("text/plain")
+        return (attachment.get("data") is None, not is_text, not is_plain, index)
+
+    ranked = sorted(enumerate(_attachments(resource)), key=rank)
+    return ranked[0][1] if ranked else {}
+
+
+def _is_base64(value: object) -> bool:
+    """Absent, or base64 text (whitespace allowed, as in wrapped base64)."""
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        base64.b64decode("".join(value.split()), validate=True)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_decimal(value: object) -> bool:
@@ -176,7 +267,20 @@ def table_of(resource: Resource) -> str | None:
     """Name the curated table the resource belongs to, or None."""
     if resource["resourceType"] == "Observation":
         return "lab_results" if _is_laboratory(resource) else None
+    if resource["resourceType"] == "DiagnosticReport":
+        return "clinical_notes" if _attachments(resource) else None
     return _TABLE_OF_TYPE.get(resource["resourceType"])
+
+
+def is_entered_in_error(resource: Resource) -> bool:
+    """Status, or verification status (a code in DSTU2, a CodeableConcept in R4), says so."""
+    if resource.get("status") == ENTERED_IN_ERROR:
+        return True
+    verification = resource.get("verificationStatus")
+    if isinstance(verification, dict):
+        codings = verification.get("coding") or []
+        return any(isinstance(c, dict) and c.get("code") == ENTERED_IN_ERROR for c in codings)
+    return verification == ENTERED_IN_ERROR
 
 
 def tally(root: Path) -> Tally:
@@ -191,7 +295,7 @@ def tally(root: Path) -> Tally:
         key_id: str | int = resource_id if isinstance(resource_id, str) and resource_id else ordinal
         if _has_malformed_values(resource, table):
             continue
-        target = dropped if resource.get("status") == "entered-in-error" else kept
+        target = dropped if is_entered_in_error(resource) else kept
         target[table].add((resource["resourceType"], key_id))
     return Tally(
         counts={table: len(keys) for table, keys in kept.items()},

@@ -16,27 +16,100 @@ from tests.support.expected import (
 from tests.support.fixture_sets import FIXTURE_SETS, require_set
 
 # Published in ../shared/fixtures/SOURCES.md: Observation "lab" split, MedicationRequest +
-# MedicationStatement + MedicationOrder, Immunization, Encounter.
+# MedicationStatement + MedicationOrder, Immunization, Encounter, Condition, Procedure,
+# AllergyIntolerance, DocumentReference (no DiagnosticReport there has a presentedForm), Patient.
 PUBLISHED: dict[str, dict[str, int]] = {
-    "synthea-r4": {"lab_results": 133, "medications": 25, "immunizations": 79, "encounters": 96},
-    "synthea-dstu2": {"lab_results": 11, "medications": 0, "immunizations": 22, "encounters": 7},
+    "synthea-r4": {
+        "lab_results": 133,
+        "medications": 25,
+        "immunizations": 79,
+        "encounters": 96,
+        "conditions": 68,
+        "procedures": 74,
+        "allergies": 10,
+        "clinical_notes": 0,
+        "patients": 5,
+    },
+    "synthea-dstu2": {
+        "lab_results": 11,
+        "medications": 0,
+        "immunizations": 22,
+        "encounters": 7,
+        "conditions": 0,
+        "procedures": 5,
+        "allergies": 0,
+        "clinical_notes": 0,
+        "patients": 1,
+    },
     "pathling-ndjson": {
         "lab_results": 984,
         "medications": 51,
         "immunizations": 102,
         "encounters": 217,
+        "conditions": 71,
+        "procedures": 139,
+        "allergies": 3,
+        "clinical_notes": 0,
+        "patients": 9,
     },
     "smart-ndjson": {
         "lab_results": 0,
         "medications": 1745,
         "immunizations": 161,
         "encounters": 1215,
+        "conditions": 555,
+        "procedures": 2056,
+        "allergies": 11,
+        "clinical_notes": 1215,
+        "patients": 13,
     },
-    "apple-health": {"lab_results": 1, "medications": 1, "immunizations": 0, "encounters": 0},
+    "apple-health": {
+        "lab_results": 1,
+        "medications": 1,
+        "immunizations": 0,
+        "encounters": 0,
+        "conditions": 0,
+        "procedures": 0,
+        "allergies": 0,
+        "clinical_notes": 0,
+        "patients": 0,
+    },
     # SOURCES.md lists 8 fasten labs; one has an epoch-millisecond `issued` and is quarantined.
-    "fasten": {"lab_results": 7, "medications": 5, "immunizations": 7, "encounters": 3},
-    "epic-r4": {"lab_results": 0, "medications": 2, "immunizations": 7, "encounters": 0},
-    "cerner-r4": {"lab_results": 0, "medications": 0, "immunizations": 0, "encounters": 68},
+    # It lists 11 DocumentReferences; one (id 206130480) is delivered twice and counted once.
+    "fasten": {
+        "lab_results": 7,
+        "medications": 5,
+        "immunizations": 7,
+        "encounters": 3,
+        "conditions": 6,
+        "procedures": 3,
+        "allergies": 2,
+        "clinical_notes": 10,
+        "patients": 4,
+    },
+    # SOURCES.md lists 2 Patients: the same one, in two responses.
+    "epic-r4": {
+        "lab_results": 0,
+        "medications": 2,
+        "immunizations": 7,
+        "encounters": 0,
+        "conditions": 0,
+        "procedures": 0,
+        "allergies": 1,
+        "clinical_notes": 1,
+        "patients": 1,
+    },
+    "cerner-r4": {
+        "lab_results": 0,
+        "medications": 0,
+        "immunizations": 0,
+        "encounters": 68,
+        "conditions": 0,
+        "procedures": 0,
+        "allergies": 0,
+        "clinical_notes": 0,
+        "patients": 1,
+    },
 }
 NONE_EXCLUDED = dict.fromkeys(TABLES, 0)
 
@@ -139,3 +212,49 @@ def test_entered_in_error_is_excluded_and_tallied(tmp_path: Path) -> None:
 
     assert result.counts["immunizations"] == 1
     assert result.entered_in_error == {**NONE_EXCLUDED, "immunizations": 1}
+
+
+def test_verification_status_entered_in_error_is_excluded(tmp_path: Path) -> None:
+    refuted = {"coding": [{"code": "entered-in-error"}]}
+    rows = [
+        {"resourceType": "Condition", "id": "c1", "verificationStatus": refuted},
+        {"resourceType": "Condition", "id": "c2", "verificationStatus": "entered-in-error"},
+        {"resourceType": "Condition", "id": "c3", "verificationStatus": {"coding": []}},
+        {"resourceType": "AllergyIntolerance", "id": "a1", "status": "entered-in-error"},
+    ]
+    (tmp_path / "c.ndjson").write_text("\n".join(map(json.dumps, rows)), "utf-8")
+
+    result = tally(tmp_path)
+
+    assert result.counts == {**NONE_EXCLUDED, "conditions": 1}
+    assert result.entered_in_error == {**NONE_EXCLUDED, "conditions": 2, "allergies": 1}
+
+
+def test_diagnostic_report_is_a_note_only_with_a_presented_form(tmp_path: Path) -> None:
+    form = [{"contentType": "text/plain", "data": "aGVsbG8="}]
+    rows = [
+        {"resourceType": "DiagnosticReport", "id": "with", "presentedForm": form},
+        {"resourceType": "DiagnosticReport", "id": "empty", "presentedForm": []},
+        {"resourceType": "DiagnosticReport", "id": "without"},
+        {"resourceType": "DocumentReference", "id": "doc", "content": []},
+    ]
+    (tmp_path / "r.ndjson").write_text("\n".join(map(json.dumps, rows)), "utf-8")
+
+    assert tally(tmp_path).counts == {**NONE_EXCLUDED, "clinical_notes": 2}
+
+
+def test_note_whose_shown_attachment_is_not_base64_is_not_counted(tmp_path: Path) -> None:
+    def note(resource_id: str, *attachments: dict[str, str]) -> dict[str, object]:
+        content = [{"attachment": a} for a in attachments]
+        return {"resourceType": "DocumentReference", "id": resource_id, "content": content}
+
+    pdf_bad = {"contentType": "application/pdf", "data": "not base64!"}
+    text_ok = {"contentType": "text/plain", "data": "aGVs\nbG8="}
+    rows = [
+        note("bad-shown", pdf_bad),
+        note("bad-not-shown", pdf_bad, text_ok),
+        note("url-only", {"contentType": "application/pdf", "url": "Binary/1"}),
+    ]
+    (tmp_path / "n.ndjson").write_text("\n".join(map(json.dumps, rows)), "utf-8")
+
+    assert tally(tmp_path).counts["clinical_notes"] == 2
