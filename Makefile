@@ -33,6 +33,12 @@ pytest: $(VENV)/.synced
 	$(VENV)/bin/pytest -n 2 -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
+# Benchmarks (bench/README.md); never part of `make test`. BENCH_ARGS=--quick for 100k resources;
+# PURGE_ARGS="--users 200 1000" for a short purge run.
+bench: $(VENV)/.synced
+	$(VENV)/bin/python -m bench.sof_bench $(BENCH_ARGS)
+	$(VENV)/bin/python -m bench.purge_scale $(PURGE_ARGS)
+
 ui: $(VENV)/.synced
 	mkdir -p $(DAGSTER_HOME)
 	$(VENV)/bin/dagster dev -w workspace.yaml

@@ -92,29 +92,49 @@ def refresh_command(user: Annotated[str, typer.Option(help="Account id.")]) -> N
 def delete_command(
     user: Annotated[str | None, typer.Option(help="Account id.")] = None,
     connector: Annotated[Connector | None, typer.Option(help="Only this connector.")] = None,
-    resume: Annotated[bool, typer.Option(help="Finish deletions a crash interrupted.")] = False,
+    resume: Annotated[bool, typer.Option(help="Finish every pending deletion request.")] = False,
 ) -> None:
     """Purge the account's data from every layer and print the deletion certificate(s).
 
+    The request is recorded first, then carried out by a run of ``deletion_job`` on the Dagster
+    instance (so it shows in the UI); a request whose run fails stays pending and is retried.
     Exit 0 when verification found nothing left, 1 otherwise, 2 for an unknown account.
     """
-    from healthex_pipeline.deletion import UnknownAccountError, purge, resume_pending
+    from healthex_pipeline.deletion import (
+        UnknownAccountError,
+        load_certificate,
+        pending_deletions,
+        request_deletion,
+    )
+    from healthex_pipeline.runs import run_deletion
 
     settings = Settings.from_env()
     try:
         if resume:
-            certificates = resume_pending(settings)
+            deletion_ids = pending_deletions(settings)
         elif user is not None:
-            certificates = [purge(settings, user, connector.value if connector else None)]
+            scope = connector.value if connector else None
+            deletion_ids = [request_deletion(settings, user, scope).deletion_id]
         else:
             typer.echo("healthex delete: give --user ACCOUNT or --resume", err=True)
             raise typer.Exit(EXIT_USAGE)
     except UnknownAccountError as exc:
         typer.echo(f"healthex delete: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
-    for certificate in certificates:
-        sys.stdout.buffer.write(certificate.to_json() + b"\n")
-    raise typer.Exit(EXIT_OK if all(c.verified for c in certificates) else EXIT_FAILED)
+    verified = True
+    for deletion_id in deletion_ids:
+        outcome = run_deletion(settings, deletion_id)
+        if not outcome.success:
+            typer.echo(
+                f"healthex delete: deletion {deletion_id} did not complete (run {outcome.run_id}); "
+                "the request stays pending and is retried",
+                err=True,
+            )
+        certificate = load_certificate(settings, deletion_id)
+        if certificate is not None:
+            sys.stdout.buffer.write(certificate.to_json() + b"\n")
+        verified = verified and outcome.success and certificate is not None and certificate.verified
+    raise typer.Exit(EXIT_OK if verified else EXIT_FAILED)
 
 
 @app.command("disconnect")
@@ -305,7 +325,7 @@ def sql_command(
 
     settings = Settings.from_env()
     settings.ensure()
-    with Warehouse(settings.warehouse_root, settings.catalog_path).connect_readonly() as con:
+    with Warehouse.for_settings(settings).connect() as con:
         cursor = con.execute(query)
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
@@ -330,6 +350,57 @@ def demo_command(
     summary = run_demo(Settings.from_env(), users, seed, workers)
     typer.echo(summary.render())
     raise typer.Exit(EXIT_OK if summary.ok else EXIT_FAILED)
+
+
+# SQL-on-FHIR v2 (issue 7): the conformance suite, and one view over FHIR files.
+sof_app = typer.Typer(no_args_is_help=True, help="SQL-on-FHIR v2 ViewDefinitions.")
+app.add_typer(sof_app, name="sof")
+
+
+class SofFormat(StrEnum):
+    """Output formats of ``healthex sof run``."""
+
+    csv = "csv"
+    parquet = "parquet"
+    json = "json"
+
+
+@sof_app.command("test")
+def sof_test_command(
+    directory: Annotated[Path, typer.Argument(help="Folder of suite files (tests/*.json).")],
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the test report (upstream format) is written;"
+            " default HEALTHEX_HOME/sof/test_report.json."
+        ),
+    ] = None,
+) -> None:
+    """Run the official test files; the last line is `N passed, M failed` (exit 0 if M is 0)."""
+    from healthex_pipeline.sof.cli_runner import run_tests
+
+    default = Settings.from_env().home / "sof" / "test_report.json"
+    raise typer.Exit(run_tests(directory, report or default))
+
+
+@sof_app.command("run")
+def sof_run_command(
+    view: Annotated[Path, typer.Argument(help="A ViewDefinition JSON file.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="NDJSON (.ndjson, .ndjson.gz), bundle or resource JSON.")
+    ],
+    output_format: Annotated[
+        SofFormat, typer.Option("--format", help="csv and json may go to stdout.")
+    ] = SofFormat.csv,
+    out: Annotated[Path | None, typer.Option(help="Output file (parquet needs one).")] = None,
+) -> None:
+    """Run one view over FHIR files: CSV on stdout, or --format parquet|json --out PATH.
+
+    Exit 2 for an invalid view or an unreadable file, 1 when the view fails on the data.
+    """
+    from healthex_pipeline.sof.cli_runner import run_one_view
+
+    raise typer.Exit(run_one_view(view, files, output_format.value, out))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from healthex_pipeline.quarantine import QuarantineEntry, to_table
 from healthex_pipeline.raw_zone import RawPartition
 from healthex_pipeline.staging import StagingPartition
 from healthex_pipeline.transforms import Model
-from healthex_pipeline.warehouse import Warehouse, read_fingerprint
+from healthex_pipeline.warehouse import Warehouse
 
 
 @dataclass
@@ -37,7 +37,7 @@ class CuratedBuild:
 
 def _fingerprint(model: Model, staging: StagingPartition, current: dict[str, str]) -> str:
     parts = [model.text_hash, *current] + [
-        f"{dep}:{read_fingerprint(staging.view_file(dep))}" for dep in model.staging_deps
+        f"{dep}:{staging.view_fingerprint(dep)}" for dep in model.staging_deps
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -86,13 +86,10 @@ def build_table(
     current = raw.current_objects()
     fingerprint = _fingerprint(model, staging, current)
     target = warehouse.partition_file(model.name, ctx.user_key, ctx.connector)
-    if read_fingerprint(target) == fingerprint:
+    if warehouse.vault.fingerprint(target) == fingerprint:
         return CuratedBuild(unchanged=True)
     for dep in model.staging_deps:
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW stg_{dep} AS "
-            f"SELECT * FROM read_parquet('{staging.view_file(dep)}')"
-        )
+        staging.register_view(con, dep, f"stg_{dep}")
     _register_raw_objects(con, current)
     staging.register_resources(con, "partition_resources")
     con.execute(

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
 from healthex_pipeline.raw_zone import InboxFile, RawPartition, sha256_file
 from healthex_pipeline.registry import PseudonymRegistry
@@ -58,13 +56,13 @@ def import_files(
     settings.ensure()
     user_key = PseudonymRegistry(settings.registry_path).user_key(account_id)
     position_of = {sha256_file(f.path)[0]: index for index, f in enumerate(files, start=1)}
-    RawPartition(settings.raw_root, user_key, connector).stage(files, "file-import")
+    RawPartition.at(settings, user_key, connector).stage(files, "file-import")
     outcome = run_partition(settings, user_key, connector)
-    warehouse = Warehouse(settings.warehouse_root, settings.catalog_path)
+    warehouse = Warehouse.for_settings(settings)
     rows = {}
     for model in models():
         path = warehouse.partition_file(model.name, user_key, connector)
-        rows[model.name] = pq.read_metadata(path).num_rows if path.exists() else 0
+        rows[model.name] = warehouse.row_count(path)
     return ImportReport(
         user_key=user_key,
         run_id=outcome.run_id,
@@ -82,7 +80,7 @@ def _quarantined_for(
     directory = warehouse.partition_file(QUARANTINE_TABLE, user_key, connector).parent
     lines = []
     for path in sorted(directory.glob("*.parquet")) if directory.exists() else []:
-        table = pq.read_table(path, columns=["raw_sha256", "stage", "locator", "reason"])
+        table = warehouse.read(path, columns=["raw_sha256", "stage", "locator", "reason"])
         for row in table.to_pylist():
             position = position_of.get(row["raw_sha256"])
             if position is not None:

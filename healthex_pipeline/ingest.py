@@ -17,9 +17,17 @@ from healthex_pipeline.partition import PartitionContext
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
 from healthex_pipeline.quarantine import QuarantineEntry, to_table
 from healthex_pipeline.raw_zone import RawObject, RawPartition
+from healthex_pipeline.settings import Settings
 from healthex_pipeline.staging import StagingPartition
-from healthex_pipeline.unpack import Framed, IngestLimits, InputRejected, frame, unpack
-from healthex_pipeline.warehouse import Warehouse, write_parquet_atomic
+from healthex_pipeline.unpack import (
+    Framed,
+    IngestLimits,
+    InputRejected,
+    check_size,
+    frame,
+    unpack,
+)
+from healthex_pipeline.warehouse import Warehouse
 
 
 @dataclass
@@ -43,6 +51,15 @@ class PartitionStores:
     staging: StagingPartition
     warehouse: Warehouse
 
+    @classmethod
+    def for_settings(cls, settings: Settings, user_key: str, connector: str) -> PartitionStores:
+        vault = settings.vault()
+        return cls(
+            raw=RawPartition(settings.raw_root, user_key, connector, vault),
+            staging=StagingPartition(settings.staging_root, user_key, connector, vault),
+            warehouse=Warehouse(settings.warehouse_root, vault),
+        )
+
 
 def _unpack_object(
     con: duckdb.DuckDBPyConnection,
@@ -54,7 +71,8 @@ def _unpack_object(
 ) -> tuple[int, int]:
     """Unpack one object into its resources file; returns (outcomes skipped, quarantined)."""
     try:
-        framed = frame(stores.raw.object_path(obj.sha256), obj.name, limits)
+        check_size(obj.size, limits)
+        framed = frame(stores.raw.read_object(obj.sha256), obj.name, limits)
         rejected_whole: list[QuarantineEntry] = []
     except InputRejected as exc:
         framed = Framed.empty()
@@ -72,16 +90,13 @@ def _unpack_object(
             to_table(entries, ctx.user_key, ctx.connector, ctx.run_id),
             name=f"ingest-{obj.sha256}.parquet",
         )
-    write_parquet_atomic(stores.staging.resources_file(obj.sha256), unpacked.resources)
+    stores.staging.write_resources(obj.sha256, unpacked.resources)
     return unpacked.outcomes, len(entries)
 
 
-def _type_counts(con: duckdb.DuckDBPyConnection, stores: PartitionStores, sha: str) -> Counter[str]:
-    rows = con.execute(
-        "SELECT resource_type, count(*) FROM read_parquet(?) GROUP BY ALL",
-        [str(stores.staging.resources_file(sha))],
-    ).fetchall()
-    return Counter({str(t): int(n) for t, n in rows})
+def _type_counts(stores: PartitionStores, sha: str) -> Counter[str]:
+    types = stores.staging.read_resources(sha, ["resource_type"]).column(0)
+    return Counter({str(c["values"]): int(c["counts"]) for c in types.value_counts().to_pylist()})
 
 
 def ingest_pending(
@@ -119,7 +134,7 @@ def _land_batch(
             outcomes, quarantined = _unpack_object(con, stores, obj, ctx, limits, fhir_version)
             result.outcomes_skipped += outcomes
             result.quarantined += quarantined
-        counts += _type_counts(con, stores, obj.sha256)
+        counts += _type_counts(stores, obj.sha256)
     manifest.resource_counts = dict(sorted(counts.items()))
     result.deliveries += 1
     result.new_deliveries += stores.raw.commit(manifest, batch)

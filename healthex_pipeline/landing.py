@@ -10,12 +10,12 @@ stages it twice, which content addressing makes harmless.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from healthex_pipeline.connections import WAITING, ConnectionStore
 from healthex_pipeline.landing_store import LandingStore
 from healthex_pipeline.raw_zone import RawPartition
 from healthex_pipeline.registry import PseudonymRegistry
+from healthex_pipeline.settings import Settings
 
 CONNECTOR = "healthex"
 
@@ -55,7 +55,7 @@ class Taken:
 
 def take(
     landing: LandingStore,
-    raw_root: Path,
+    settings: Settings,
     registry: PseudonymRegistry,
     connections: ConnectionStore,
 ) -> Taken:
@@ -66,7 +66,7 @@ def take(
         if not registry.is_registered(delivery.user_key):
             unknown += 1
             continue
-        partition = RawPartition(raw_root, delivery.user_key, CONNECTOR)
+        partition = RawPartition.at(settings, delivery.user_key, CONNECTOR)
         batch = partition.stage_stream(
             [(f"{delivery.facility}/{delivery.delivery_id}.json", landing.chunks(delivery.key))],
             "healthex-push",

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import orjson
-import pyarrow.parquet as pq
 
 from data_contracts.provenance import PROVENANCE_COLUMNS
-from healthex_pipeline.raw_zone import RawPartition, sha256_file
+from healthex_pipeline.encryption import Vault
+from healthex_pipeline.raw_zone import RawPartition, sha256_chunks
 from healthex_pipeline.registry import USER_KEY_PATTERN
 from healthex_pipeline.runs import instance_for
 from healthex_pipeline.settings import Settings
@@ -114,14 +114,15 @@ def lineage(
     transform = _transform(model)
     user_glob = f"user={user_key}" if user_key else "user=*"
     files = sorted((settings.warehouse_root / table).glob(f"{user_glob}/connector=*/{DATA_FILE}"))
-    rows = [row for path in files for row in _matching_rows(path, resource_id)]
+    vault = settings.vault()
+    rows = [row for path in files for row in _matching_rows(vault, path, resource_id)]
     if not rows:
         return []
     instance = instance_for(settings)
     runs: dict[str, RunRef] = {}
     result = []
     for row in rows:
-        raw = RawPartition(settings.raw_root, row["user_key"], row["connector"])
+        raw = RawPartition.at(settings, row["user_key"], row["connector"])
         run_id = row["run_id"]
         if run_id not in runs:
             runs[run_id] = _run_ref(instance, run_id)
@@ -170,8 +171,8 @@ def _transform(model: Model) -> TransformRef:
     )
 
 
-def _matching_rows(path: Path, resource_id: str) -> list[dict[str, Any]]:
-    found = pq.read_table(
+def _matching_rows(vault: Vault, path: Path, resource_id: str) -> list[dict[str, Any]]:
+    found = vault.read_parquet(
         path, columns=list(PROVENANCE_COLUMNS), filters=[("resource_id", "==", resource_id)]
     )
     return found.to_pylist()
@@ -182,7 +183,7 @@ def _check_object(home: Path, raw: RawPartition, sha256: str) -> RawObjectCheck:
     relative = path.relative_to(home).as_posix()
     if not path.is_file():
         return RawObjectCheck(path=relative, size=None, exists=False, sha256_verified=False)
-    actual, size = sha256_file(path)
+    actual, size = sha256_chunks(raw.object_segments(sha256))
     return RawObjectCheck(path=relative, size=size, exists=True, sha256_verified=actual == sha256)
 
 

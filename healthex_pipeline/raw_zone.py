@@ -3,10 +3,11 @@
 Layout per partition (``raw/user=<key>/connector=<c>/``):
 - ``inbox/<batch>/``: files waiting to be landed (written by an import or a push delivery),
   with ``batch.json`` naming each file's source; removed once landed.
-- ``objects/<sha256>``: immutable received bytes.
-- ``manifests/<manifest_id>.json``: what a delivery contained; written last, so a manifest only
-  ever names objects that are fully on disk. The id is derived from the object hashes, which makes
-  landing the same delivery twice a no-op.
+- ``objects/<sha256>``: immutable received bytes (named by the hash of the plaintext), sealed
+  under the partition's data key (encryption.py), so destroying the key shreds every copy.
+- ``manifests/<manifest_id>.json``: what a delivery contained, sealed the same way; written last,
+  so a manifest only ever names objects that are fully on disk. The id is derived from the object
+  hashes, which makes landing the same delivery twice a no-op.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 import orjson
 
-from healthex_pipeline.settings import partition_dir
+from healthex_pipeline.encryption import Vault
+from healthex_pipeline.settings import Settings, partition_dir
 
 _CHUNK = 1 << 20
 
@@ -91,28 +93,33 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def sha256_file(path: Path) -> tuple[str, int]:
-    """Hash a file in chunks, so large exports never sit in memory."""
+def sha256_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
+    """Hash a stream chunk by chunk, so large exports never sit in memory."""
     digest = hashlib.sha256()
     size = 0
-    for chunk in _file_chunks(path):
+    for chunk in chunks:
         digest.update(chunk)
         size += len(chunk)
     return digest.hexdigest(), size
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def sha256_file(path: Path) -> tuple[str, int]:
+    """(hex digest, size) of a file's bytes as stored."""
+    return sha256_chunks(_file_chunks(path))
 
 
 class RawPartition:
     """The raw zone of one user × connector."""
 
-    def __init__(self, raw_root: Path, user_key: str, connector: str) -> None:
+    def __init__(self, raw_root: Path, user_key: str, connector: str, vault: Vault) -> None:
         self.root = partition_dir(raw_root, user_key, connector)
+        self.user_key = user_key
         self.connector = connector
+        self.vault = vault
+
+    @classmethod
+    def at(cls, settings: Settings, user_key: str, connector: str) -> RawPartition:
+        return cls(settings.raw_root, user_key, connector, settings.vault())
 
     @property
     def inbox(self) -> Path:
@@ -128,6 +135,13 @@ class RawPartition:
 
     def object_path(self, sha256: str) -> Path:
         return self.objects_dir / sha256
+
+    def object_segments(self, sha256: str) -> Iterator[bytes]:
+        """An object's received bytes, decrypted a segment at a time."""
+        return self.vault.open_segments(self.object_path(sha256), self.user_key, self.connector)
+
+    def read_object(self, sha256: str) -> bytes:
+        return b"".join(self.object_segments(sha256))
 
     def stage(
         self, files: Iterable[InboxFile], source_kind: str, source: dict[str, str] | None = None
@@ -159,7 +173,7 @@ class RawPartition:
                         handle.write(chunk)
                 names.append(name)
             meta = {"kind": source_kind, "names": names, "source": source}
-            _write_atomic(tmp / "batch.json", orjson.dumps(meta))
+            (tmp / "batch.json").write_bytes(orjson.dumps(meta))
             os.replace(tmp, self.inbox / batch)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -198,10 +212,7 @@ class RawPartition:
             objects.append(RawObject(sha256=sha, size=size, name=name, input_index=index + 1))
             target = self.object_path(sha)
             if not target.exists():
-                tmp = target.with_name(f".{sha}.{uuid.uuid4().hex}.tmp")
-                shutil.copyfile(path, tmp)
-                tmp.chmod(0o444)
-                os.replace(tmp, target)
+                self.vault.seal_file(path, target, self.user_key, self.connector)
         # Same objects and same vendor delivery id (none for file imports) = the same delivery.
         delivery = str(
             meta.get("source", {}).get("delivery") or meta.get("source", {}).get("task") or ""
@@ -226,7 +237,7 @@ class RawPartition:
         target = self.manifests_dir / f"{manifest.manifest_id}.json"
         is_new = not target.exists()
         if is_new:
-            _write_atomic(target, manifest.to_json())
+            self.vault.seal_bytes(manifest.to_json(), target, self.user_key, self.connector)
         shutil.rmtree(batch)
         return is_new
 
@@ -234,7 +245,7 @@ class RawPartition:
         if not self.manifests_dir.exists():
             return
         for path in sorted(self.manifests_dir.glob("*.json")):
-            yield Manifest.from_json(path.read_bytes())
+            yield Manifest.from_json(self.vault.open_bytes(path, self.user_key, self.connector))
 
     def current_objects(self) -> dict[str, str]:
         """Objects the sources hold now, with their first-seen time.

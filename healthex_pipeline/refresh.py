@@ -46,6 +46,8 @@ class RefreshReport:
     reason: consent, patient not known yet, patient action needed, vendor failure."""
     expiring_soon: list[ConsentState] = field(default_factory=list)
     """Every consent in its last 30 days, each day until renewed; the notifier deduplicates."""
+    action_needed: list[str] = field(default_factory=list)
+    """Pseudonyms whose HealthEx refresh answered PATIENT_ACTION_NEEDED (re-authorize)."""
 
     @property
     def overhead_per_connection_seconds(self) -> float:
@@ -111,6 +113,7 @@ class _Refresher:
         self.connections.set_status(user_key, "healthex", CONNECTION, status)
         if action_needed:
             self.report.not_refreshed["healthex needs patient action"] += 1
+            self.report.action_needed.append(user_key)
         return not action_needed
 
     def _fasten_refresh(self, user_key: str) -> bool:

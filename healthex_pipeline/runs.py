@@ -3,6 +3,7 @@
 Runs execute in this process (no daemon needed), but against the same instance storage that
 `dagster dev` reads, with the same partition keys a sensor would use. ``tick_sensors`` does what
 the Dagster daemon does in production: evaluate each sensor, then launch what it requested.
+``run_deletion`` carries out one recorded deletion request as a run of ``deletion_job``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from healthex_pipeline.definitions import build_defs
+from healthex_pipeline.defs.deletion.assets import DELETION_TAG, deletion_run_config
 from healthex_pipeline.defs.partitions import ensure_users, partition_key
 from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.settings import Settings
@@ -53,18 +55,35 @@ def run_partition(
     return RunOutcome(run_id=result.run_id, success=result.success)
 
 
+def run_deletion(
+    settings: Settings, deletion_id: str, tags: dict[str, str] | None = None
+) -> RunOutcome:
+    """Run ``deletion_job`` for one recorded request; its tag lets the sensor see the run."""
+    job = build_defs(settings).resolve_job_def("deletion_job")
+    run_config = deletion_run_config(deletion_id).to_config_dict()
+    result = job.execute_in_process(
+        instance=instance_for(settings),
+        raise_on_error=False,
+        run_config={**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        tags={**(tags or {"healthex/command": "delete"}), DELETION_TAG: deletion_id},
+    )
+    return RunOutcome(run_id=result.run_id, success=result.success)
+
+
 def tick_sensors(
     settings: Settings, cursors: dict[str, str | None], pool: Executor | None = None
 ) -> list[RunOutcome]:
     """Evaluate every sensor once (cursors updated in place) and run what they request.
 
     A tick's requests are for distinct partitions, so with a ``pool`` they run in parallel; the
-    tick returns when all have finished, so one partition never has two runs at once.
+    tick returns when all have finished, so one partition never has two runs at once. Deletions
+    run after them, one at a time, so no partition run races a purge of its user.
     """
     defs = build_defs(settings)
     storage = PipelineStorage.for_settings(settings)
     instance = instance_for(settings)
     requested: list[tuple[str, str, dict[str, str]]] = []
+    deletions: list[str] = []
     for sensor in defs.sensors or []:
         assert isinstance(sensor, dg.SensorDefinition)
         context = dg.build_sensor_context(
@@ -77,10 +96,16 @@ def tick_sensors(
             data = sensor.evaluate_tick(context)
         cursors[sensor.name] = data.cursor
         for request in data.run_requests or []:
+            if DELETION_TAG in request.tags:
+                deletions.append(request.tags[DELETION_TAG])
+                continue
             assert isinstance(request.partition_key, dg.MultiPartitionKey)
             keys = request.partition_key.keys_by_dimension
             requested.append((keys["user"], keys["connector"], {"healthex/sensor": sensor.name}))
     if pool is None:
-        return [run_partition(settings, *request) for request in requested]
-    futures = [pool.submit(run_partition, settings, *request) for request in requested]
-    return [future.result() for future in futures]
+        outcomes = [run_partition(settings, *request) for request in requested]
+    else:
+        futures = [pool.submit(run_partition, settings, *request) for request in requested]
+        outcomes = [future.result() for future in futures]
+    sensor_tags = {"healthex/sensor": "deletion_request_sensor"}
+    return outcomes + [run_deletion(settings, d, sensor_tags) for d in deletions]

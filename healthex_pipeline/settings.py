@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+from healthex_pipeline.encryption import Vault
 from healthex_pipeline.landing_store import is_remote
 
 CONNECTORS: tuple[str, ...] = ("healthex", "fasten", "apple_health")
@@ -72,8 +74,16 @@ class Settings:
         return self.home / "webhooks.sqlite"
 
     @property
-    def catalog_path(self) -> Path:
-        return self.warehouse_root / "catalog.duckdb"
+    def keys_path(self) -> Path:
+        return self.home / "keys.sqlite"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    def vault(self) -> Vault:
+        """The home's encryption of per-partition files (one per process and home)."""
+        return _vault(self.keys_path, self.secrets_dir)
 
     # Consent registry (issue 5): a SQLAlchemy URL, so production can point it at PostgreSQL.
     @property
@@ -92,6 +102,11 @@ class Settings:
                 "run_coordinator:\n  module: dagster.core.run_coordinator\n"
                 "  class: DefaultRunCoordinator\n"
             )
+
+
+@cache
+def _vault(keys_path: Path, secrets_dir: Path) -> Vault:
+    return Vault.at(keys_path, secrets_dir)
 
 
 def partition_dir(root: Path, user_key: str, connector: str) -> Path:

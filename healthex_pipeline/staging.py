@@ -4,6 +4,7 @@ Per partition (``staging/user=<key>/connector=<c>/``):
 - ``resources/<sha256>.parquet``: the resources of one raw object (derived once, immutable);
 - ``views/<view>.parquet``: each staging view over all of the partition's resources, rebuilt
   only when the set of objects or the transforms change (fingerprint in the file's metadata).
+Both are encrypted under the partition's data key, like every per-partition file.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
+from healthex_pipeline.encryption import Vault
 from healthex_pipeline.settings import partition_dir
 from healthex_pipeline.transforms import STAGING_SOURCE, staging_fingerprint, staging_views
-from healthex_pipeline.warehouse import read_fingerprint, write_parquet_atomic
 
 RESOURCES_COLUMNS = """
     raw_sha256 VARCHAR, locator VARCHAR, full_url VARCHAR, fhir_version VARCHAR,
@@ -36,8 +38,11 @@ class ViewStats:
 class StagingPartition:
     """The staging files of one user × connector."""
 
-    def __init__(self, staging_root: Path, user_key: str, connector: str) -> None:
+    def __init__(self, staging_root: Path, user_key: str, connector: str, vault: Vault) -> None:
         self.root = partition_dir(staging_root, user_key, connector)
+        self.user_key = user_key
+        self.connector = connector
+        self.vault = vault
 
     @property
     def resources_dir(self) -> Path:
@@ -58,17 +63,34 @@ class StagingPartition:
             return []
         return sorted(self.resources_dir.glob("*.parquet"))
 
+    def write_resources(self, sha256: str, resources: pa.Table) -> None:
+        self._write(self.resources_file(sha256), resources)
+
+    def read_resources(self, sha256: str, columns: list[str] | None = None) -> pa.Table:
+        return self.vault.read_parquet(self.resources_file(sha256), columns)
+
+    def register_view(self, con: duckdb.DuckDBPyConnection, view: str, name: str) -> None:
+        """Expose one staging view's rows to ``con`` as ``name``."""
+        con.register(f"{name}_arrow", self.vault.read_parquet(self.view_file(view)))
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_arrow")
+
+    def view_fingerprint(self, view: str) -> str | None:
+        return self.vault.fingerprint(self.view_file(view))
+
     def register_resources(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
         """Expose the partition's unpacked resources as a temp view (typed even when empty)."""
         files = self.resource_files()
         if files:
-            listing = ", ".join(f"'{f}'" for f in files)
+            con.register(f"{name}_files", self.vault.read_many(files))
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * REPLACE (resource::JSON AS "
-                f"resource) FROM read_parquet([{listing}])"
+                f"resource) FROM {name}_files"
             )
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({RESOURCES_COLUMNS})")
+
+    def _write(self, path: Path, table: pa.Table, fingerprint: str | None = None) -> None:
+        self.vault.write_parquet(path, table, self.user_key, self.connector, fingerprint)
 
     def fingerprint(self) -> str:
         names = "\n".join(f.stem for f in self.resource_files())
@@ -78,7 +100,7 @@ class StagingPartition:
         """Run every staging view; None when nothing changed since the last build."""
         fingerprint = self.fingerprint()
         views = staging_views()
-        if all(read_fingerprint(self.view_file(v.name)) == fingerprint for v in views):
+        if all(self.view_fingerprint(v.name) == fingerprint for v in views):
             return None
         self.register_resources(con, "partition_resources")
         stats: dict[str, ViewStats] = {}
@@ -94,7 +116,7 @@ class StagingPartition:
                 f"SELECT * FROM partition_resources {where}"
             )
             table = con.sql(view.compiled.sql).to_arrow_table()
-            write_parquet_atomic(self.view_file(view.name), table, fingerprint)
+            self._write(self.view_file(view.name), table, fingerprint)
             errors = table.column("_cast_errors").to_pylist()
             stats[view.name] = ViewStats(table.num_rows, sum(1 for e in errors if e))
         return stats

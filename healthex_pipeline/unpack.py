@@ -12,7 +12,6 @@ import io
 import zipfile
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -73,12 +72,15 @@ def _decode_lines(data: bytes) -> tuple[list[str], list[str], list[tuple[str, st
     return locators, texts, rejected
 
 
-def frame(path: Path, name: str, limits: IngestLimits) -> Framed:
-    """Cut an object into JSON documents according to its container and source name."""
-    size = path.stat().st_size
+def check_size(size: int, limits: IngestLimits) -> None:
+    """Reject a file over the size limit before its bytes are read."""
     if size > limits.max_file_bytes:
         raise InputRejected("file exceeds the configured size limit")
-    data = path.read_bytes()
+
+
+def frame(data: bytes, name: str, limits: IngestLimits) -> Framed:
+    """Cut an object's bytes into JSON documents according to its container and source name."""
+    check_size(len(data), limits)
     lower = name.lower()
     if data[:2] == b"\x1f\x8b":
         try:

@@ -1,14 +1,14 @@
-"""Curated tables as one Parquet file per table × user × connector, and a catalog of views.
+"""Curated tables as one encrypted Parquet file per table × user × connector.
 
-The catalog (a DuckDB file) holds only views over the Parquet files, never rows, so a purge
-deletes a user's files and nothing else has to be rewritten. Each table also keeps a zero-row
-``_schema.parquet`` so its view resolves before any user's data has landed.
+A purge deletes a user's files (and their partition keys) and nothing else has to be rewritten.
+Each table keeps a zero-row plaintext ``_schema.parquet`` (column names and types, no data) so
+it can be read before any user's data has landed. Readers get a DuckDB connection whose tables
+are the files decrypted (each with its own partition key) in the reading process.
 """
 
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from pathlib import Path
 
@@ -16,40 +16,31 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from healthex_pipeline.settings import partition_dir
+from healthex_pipeline.encryption import Vault
+from healthex_pipeline.settings import Settings, partition_dir
 
 DATA_FILE = "data.parquet"
 SCHEMA_FILE = "_schema.parquet"
-FINGERPRINT_KEY = b"healthex.inputs"
 
 
-def write_parquet_atomic(path: Path, table: pa.Table, fingerprint: str | None = None) -> None:
-    """Write to a temporary name and rename, so readers never see half a file."""
+def _write_schema(path: Path, schema: pa.Schema) -> None:
+    """The plaintext zero-row schema file, replaced atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if fingerprint is not None:
-        metadata = dict(table.schema.metadata or {})
-        metadata[FINGERPRINT_KEY] = fingerprint.encode()
-        table = table.replace_schema_metadata(metadata)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(schema.remove_metadata().empty_table(), tmp)
     os.replace(tmp, path)
 
 
-def read_fingerprint(path: Path) -> str | None:
-    """The inputs fingerprint a file was written from, or None when absent."""
-    if not path.exists():
-        return None
-    metadata = pq.read_schema(path).metadata or {}
-    value = metadata.get(FINGERPRINT_KEY)
-    return value.decode() if value else None
-
-
 class Warehouse:
-    """Per-partition Parquet files under ``warehouse/<table>/`` and the serving catalog."""
+    """Per-partition Parquet files under ``warehouse/<table>/`` and the readers' connection."""
 
-    def __init__(self, root: Path, catalog_path: Path) -> None:
+    def __init__(self, root: Path, vault: Vault) -> None:
         self.root = root
-        self.catalog_path = catalog_path
+        self.vault = vault
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Warehouse:
+        return cls(settings.warehouse_root, settings.vault())
 
     def partition_file(
         self, table: str, user_key: str, connector: str, name: str = DATA_FILE
@@ -65,14 +56,38 @@ class Warehouse:
         fingerprint: str | None = None,
         name: str = DATA_FILE,
     ) -> Path:
-        """Replace one partition's file of a table and make sure the table is in the catalog."""
+        """Replace one partition's file of a table; keep the table's schema file current."""
         path = self.partition_file(table, user_key, connector, name)
-        write_parquet_atomic(path, data, fingerprint)
-        schema_path = self.root / table / SCHEMA_FILE
-        if not schema_path.exists():
-            write_parquet_atomic(schema_path, data.schema.empty_table())
-            self.refresh_catalog()
+        self.vault.write_parquet(path, data, user_key, connector, fingerprint)
+        self._widen_schema(table, data.schema)
         return path
+
+    def _widen_schema(self, table: str, schema: pa.Schema) -> None:
+        """Keep the table's schema file the union of every file's columns.
+
+        Kinds of rows may differ in columns (notifications do); a changed type takes the new one.
+        """
+        path = self.root / table / SCHEMA_FILE
+        if not path.exists():
+            _write_schema(path, schema)
+            return
+        known = pq.read_schema(path)
+        if all(
+            known.get_field_index(f.name) >= 0 and known.field(f.name).type == f.type
+            for f in schema
+        ):
+            return
+        try:
+            _write_schema(path, pa.unify_schemas([known, schema]))
+        except pa.ArrowTypeError:
+            _write_schema(path, schema)
+
+    def row_count(self, path: Path) -> int:
+        """Rows in one file (its footer only); 0 when the file is absent."""
+        return self.vault.parquet_file(path).metadata.num_rows if path.exists() else 0
+
+    def read(self, path: Path, columns: list[str] | None = None) -> pa.Table:
+        return self.vault.read_parquet(path, columns)
 
     def remove(self, table: str, user_key: str, connector: str, name: str = DATA_FILE) -> None:
         self.partition_file(table, user_key, connector, name).unlink(missing_ok=True)
@@ -82,28 +97,29 @@ class Warehouse:
             return []
         return sorted(p.parent.name for p in self.root.glob(f"*/{SCHEMA_FILE}"))
 
-    def refresh_catalog(self) -> None:
-        """(Re)create one view per table; retried because another run may hold the file."""
-        statements = [
-            f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("
-            f"'{self.root / table}/**/*.parquet', union_by_name = true, hive_partitioning = false)"
-            for table in self.tables()
-        ]
-        for attempt in range(50):
-            try:
-                with duckdb.connect(str(self.catalog_path)) as con:
-                    for statement in statements:
-                        con.execute(statement)
-                return
-            except duckdb.IOException:
-                if attempt == 49:
-                    raise
-                time.sleep(0.1)
+    def files(self, table: str, user_key: str | None = None) -> list[Path]:
+        """A table's data files: all users', or one user's (read from their folder only)."""
+        base = self.root / table
+        if user_key is not None:
+            base = base / f"user={user_key}"
+            return sorted(base.glob("connector=*/*.parquet")) if base.exists() else []
+        return sorted(base.glob("user=*/connector=*/*.parquet"))
 
-    def connect_readonly(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the catalog, for `healthex sql` and the AI team's reads."""
-        if not self.catalog_path.exists():
-            self.refresh_catalog()
-        con = duckdb.connect(str(self.catalog_path), read_only=True)
+    def read_table(self, table: str, user_key: str | None = None) -> pa.Table:
+        """A table's rows; files written before a column was added read it as null."""
+        schema = pq.read_schema(self.root / table / SCHEMA_FILE)
+        return self.vault.read_many(self.files(table, user_key), schema)
+
+    def connect(self, user_key: str | None = None) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with every table (or one user's rows) as a view.
+
+        For ``healthex sql`` and the readers' queries; nothing is copied to disk. Rows are
+        decrypted before DuckDB sees them: a DuckDB scan that made pyarrow call the key store
+        back (Python, from a scan thread) could deadlock on the interpreter lock.
+        """
+        con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        for table in self.tables():
+            con.register(f"_{table}_files", self.read_table(table, user_key))
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_files")
         return con

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -20,23 +21,38 @@ from healthex_pipeline.settings import Settings
 from tests.support.fixture_sets import fixture_dir
 
 HEALTHEX = str(Path(sys.executable).parent / "healthex")
-# Kill points: seconds after the deletion request is recorded (the purge then takes ~1-2 s here),
-# sampled once from a fixed seed.
+# Kill points, sampled once from a fixed seed: seconds after the deletion request is recorded
+# (deletion_job's run is still being set up, or purging operational rows: the file purge starts
+# ~1-2 s later here), or after the user's first raw file is removed (the file purge is under way:
+# 3-13 of the user's 50 files were gone at 0-0.03 s when measured here).
 _SAMPLER = random.Random(20261128)
-KILL_AFTER_SECONDS = sorted(_SAMPLER.uniform(0.0, 0.25) for _ in range(3))
+KILL_POINTS = [
+    pytest.param(after, delay, id=f"kill-{delay:.2f}s-after-{after}")
+    for after, delay in [
+        ("request", _SAMPLER.uniform(0.0, 0.25)),
+        *sorted(("first-file", _SAMPLER.uniform(0.0, 0.03)) for _ in range(2)),
+    ]
+]
 
 
-@pytest.mark.parametrize("delay", KILL_AFTER_SECONDS, ids=lambda d: f"kill-after-{d:.2f}s")
-def test_killed_purge_completes_on_rerun(settings: Settings, delay: float) -> None:
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while not condition() and time.monotonic() < deadline:
+        assert process.poll() is None, "the purge ended before the kill point was reached"
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize(("after", "delay"), KILL_POINTS)
+def test_killed_purge_completes_on_rerun(settings: Settings, after: str, delay: float) -> None:
     gone = import_files(settings, "acct-gone", "healthex", [fixture_dir("synthea-r4")])
     bundle_ids = {p.stem.split("_")[-1] for p in fixture_dir("synthea-r4").glob("*.json")}
     env = {**os.environ, "HEALTHEX_HOME": str(settings.home)}
     requests = settings.home / "compliance" / "requests"
+    raw_files = sorted(p for p in settings.raw_root.rglob("*") if p.is_file())
     process = subprocess.Popen([HEALTHEX, "delete", "--user", "acct-gone"], env=env)
-    deadline = time.monotonic() + 120
-    while not list(requests.glob("*.json")) and time.monotonic() < deadline:
-        assert process.poll() is None, "the purge ended before its request was seen"
-        time.sleep(0.005)
+    _wait_for(lambda: bool(list(requests.glob("*.json"))), process)
+    if after == "first-file":
+        _wait_for(lambda: not raw_files[0].exists(), process)
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "the kill must land while the purge runs"

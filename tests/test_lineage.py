@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-import pyarrow.parquet as pq
 import pytest
 
 from healthex_pipeline.importer import import_files
@@ -40,10 +39,10 @@ def _import_bundle(settings: Settings) -> Imported:
     bundle = sorted(fixture_dir("synthea-r4").glob("*.json"))[0]
     report = import_files(settings, ACCOUNT, CONNECTOR, [bundle])
     assert report.success
-    landed = Warehouse(settings.warehouse_root, settings.catalog_path).partition_file(
+    landed = Warehouse.for_settings(settings).partition_file(
         "lab_results", report.user_key, CONNECTOR
     )
-    resource_id = pq.read_table(landed, columns=["resource_id"]).column(0)[0].as_py()
+    resource_id = settings.vault().read_parquet(landed, ["resource_id"]).column(0)[0].as_py()
     return Imported(bundle, report.user_key, report.run_id, resource_id)
 
 
@@ -63,7 +62,7 @@ def test_raw_object_exists_and_its_hash_verifies(settings: Settings) -> None:
 
 def test_manifest_is_the_delivery_that_landed_the_object(settings: Settings) -> None:
     imported = _import_bundle(settings)
-    [manifest] = RawPartition(settings.raw_root, imported.user_key, CONNECTOR).manifests()
+    [manifest] = RawPartition.at(settings, imported.user_key, CONNECTOR).manifests()
 
     [row] = lineage(settings, "lab_results", imported.resource_id, imported.user_key)
 
@@ -107,11 +106,12 @@ def test_a_deleted_run_is_reported_as_not_found(settings: Settings) -> None:
 
 def test_source_urls_with_a_query_string_are_dropped(settings: Settings) -> None:
     imported = _import_bundle(settings)
-    raw = RawPartition(settings.raw_root, imported.user_key, CONNECTOR)
+    raw = RawPartition.at(settings, imported.user_key, CONNECTOR)
     [path] = raw.manifests_dir.glob("*.json")
-    doc = orjson.loads(path.read_bytes())
+    doc = orjson.loads(raw.vault.open_bytes(path, imported.user_key, CONNECTOR))
     doc["source"]["download"] = "https://files.example/export?X-Amz-Signature=abc"
-    path.write_bytes(orjson.dumps(doc))
+    path.unlink()
+    raw.vault.seal_bytes(orjson.dumps(doc), path, imported.user_key, CONNECTOR)
 
     [row] = lineage(settings, "lab_results", imported.resource_id)
 
@@ -120,7 +120,7 @@ def test_source_urls_with_a_query_string_are_dropped(settings: Settings) -> None
 
 def test_unknown_table_is_refused(settings: Settings) -> None:
     with pytest.raises(UnknownTableError):
-        lineage(settings, "patients", "any-id")
+        lineage(settings, "no_such_table", "any-id")
 
 
 def test_cli_prints_json_naming_no_input_file_and_no_account(settings: Settings) -> None:

@@ -11,9 +11,7 @@ import dagster as dg
 from healthex_pipeline.connectors.fasten import FastenClient
 from healthex_pipeline.connectors.healthex import HealthExClient
 from healthex_pipeline.ingest import PartitionStores
-from healthex_pipeline.raw_zone import RawPartition
 from healthex_pipeline.settings import Settings
-from healthex_pipeline.staging import StagingPartition
 from healthex_pipeline.unpack import IngestLimits
 from healthex_pipeline.warehouse import Warehouse
 
@@ -41,15 +39,10 @@ class PipelineStorage(dg.ConfigurableResource):
         return IngestLimits(self.max_file_bytes, self.max_decompressed_bytes)
 
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.settings.warehouse_root, self.settings.catalog_path)
+        return Warehouse.for_settings(self.settings)
 
     def stores(self, user_key: str, connector: str) -> PartitionStores:
-        settings = self.settings
-        return PartitionStores(
-            raw=RawPartition(settings.raw_root, user_key, connector),
-            staging=StagingPartition(settings.staging_root, user_key, connector),
-            warehouse=self.warehouse(),
-        )
+        return PartitionStores.for_settings(self.settings, user_key, connector)
 
 
 # Vendor configuration comes from the environment (secrets as EnvVars, so the UI never shows

@@ -34,4 +34,4 @@ def fasten() -> Iterator[FastenClient]:
 
 @pytest.fixture
 def partition(settings: Settings) -> RawPartition:
-    return RawPartition(settings.raw_root, "u_test", "healthex")
+    return RawPartition.at(settings, "u_test", "healthex")

@@ -161,12 +161,12 @@ def _pages_fetched(partition: RawPartition, batch: str) -> list[Any]:
 
 @pytest.fixture
 def healthex_partition(settings: Settings) -> RawPartition:
-    return RawPartition(settings.raw_root, "u_test", "healthex")
+    return RawPartition.at(settings, "u_test", "healthex")
 
 
 @pytest.fixture
 def fasten_partition(settings: Settings) -> RawPartition:
-    return RawPartition(settings.raw_root, "u_test", "fasten")
+    return RawPartition.at(settings, "u_test", "fasten")
 
 
 def test_token_is_fetched_once_for_many_calls(sandbox: str) -> None:
@@ -370,7 +370,7 @@ def test_slow_answer_times_out_and_is_retried(
 def test_export_download_follows_the_redirect_and_lands_once_when_repeated(
     sandbox: str, events: WebhookEventStore, settings: Settings
 ) -> None:
-    fasten_partition = CountingPartition(settings.raw_root, "u_test", "fasten")
+    fasten_partition = CountingPartition(settings.raw_root, "u_test", "fasten", settings.vault())
     client = _fasten(sandbox)
     export = _connected(sandbox, events, client)
     url = export.data["download_links"][0]["url"]

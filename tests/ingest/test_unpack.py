@@ -35,7 +35,7 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 
 def _unpack(con: duckdb.DuckDBPyConnection, path: Path, name: str | None = None):
-    return unpack(con, frame(path, name or path.name, IngestLimits()), SHA)
+    return unpack(con, frame(path.read_bytes(), name or path.name, IngestLimits()), SHA)
 
 
 def test_bundle_entries_become_resources_with_full_urls(con, tmp_path):
@@ -60,7 +60,7 @@ def test_invalid_json_file_is_quarantined_with_its_reason(con, tmp_path):
 
 def test_empty_file_is_rejected_whole(tmp_path):
     with pytest.raises(InputRejected, match="empty file"):
-        frame(_write(tmp_path, "empty.json", b"  \n"), "empty.json", IngestLimits())
+        frame(b"  \n", "empty.json", IngestLimits())
 
 
 def test_bad_ndjson_line_is_quarantined_and_good_lines_land(con, tmp_path):
@@ -79,7 +79,7 @@ def test_gzipped_ndjson_is_decompressed(con, tmp_path):
 def test_gzip_over_the_decompression_limit_is_rejected(tmp_path):
     path = _write(tmp_path, "x.ndjson.gz", gzip.compress(b"\n" * 10_000))
     with pytest.raises(InputRejected, match="decompressed size"):
-        frame(path, path.name, IngestLimits(max_decompressed_bytes=1_000))
+        frame(path.read_bytes(), path.name, IngestLimits(max_decompressed_bytes=1_000))
 
 
 def test_resource_without_resource_type_is_quarantined(con, tmp_path):

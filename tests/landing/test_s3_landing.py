@@ -57,7 +57,7 @@ def test_take_stages_s3_deliveries_and_leaves_unknown_recipients(
 
     taken = landing.take(
         store,
-        settings.raw_root,
+        settings,
         PseudonymRegistry(settings.registry_path),
         ConnectionStore(settings.registry_path),
     )

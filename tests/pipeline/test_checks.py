@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from healthex_pipeline.definitions import build_defs
 from healthex_pipeline.defs.partitions import partition_key
@@ -34,12 +33,14 @@ def test_contract_check_passes_on_clean_data_and_fails_when_landed_rows_break_it
     report = import_files(settings, "acct-1", "healthex", [fixture_dir("synthea-dstu2")])
     assert _run_check(settings, report.user_key, "contract").passed
 
-    path = Warehouse(settings.warehouse_root, settings.catalog_path).partition_file(
+    path = Warehouse.for_settings(settings).partition_file(
         "lab_results", report.user_key, "healthex"
     )
-    landed = pq.read_table(path)  # keeps the inputs fingerprint, so the rerun does not rebuild
+    vault = settings.vault()
+    landed = vault.read_parquet(path)  # keeps the inputs fingerprint: the rerun does not rebuild
     status = landed.schema.get_field_index("status")
-    pq.write_table(landed.set_column(status, "status", pa.array(["bogus"] * landed.num_rows)), path)
+    broken = landed.set_column(status, "status", pa.array(["bogus"] * landed.num_rows))
+    vault.write_parquet(path, broken, report.user_key, "healthex")
     failed = _run_check(settings, report.user_key, "contract")
 
     assert not failed.passed

@@ -14,21 +14,12 @@ from healthex_pipeline.importer import import_files
 from healthex_pipeline.settings import Settings
 from tests.pipeline.tables import CURATED_TABLES, curated
 from tests.support.expected import expected_counts
-from tests.support.fixture_sets import FIXTURE_SETS, require_set
+from tests.support.fixture_sets import ARRIVES_THROUGH, FIXTURE_SETS, require_set
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("HEALTHEX_UPDATE_GOLDENS") == "1"
 
-CONNECTOR = {
-    "synthea-r4": "healthex",
-    "synthea-dstu2": "healthex",
-    "pathling-ndjson": "fasten",
-    "smart-ndjson": "fasten",
-    "apple-health": "apple_health",
-    "fasten": "fasten",
-    "epic-r4": "healthex",
-    "cerner-r4": "healthex",
-}
+CONNECTOR = ARRIVES_THROUGH
 
 
 def golden_csv(frame: pl.DataFrame) -> str:

@@ -15,7 +15,7 @@ def _data_files(settings: Settings) -> dict[str, str]:
     files = {}
     for root in (settings.raw_root, settings.staging_root, settings.warehouse_root):
         for path in sorted(root.rglob("*")):
-            if path.is_file() and path.name != "catalog.duckdb" and ".wal" not in path.name:
+            if path.is_file():
                 files[str(path.relative_to(settings.home))] = hashlib.sha256(
                     path.read_bytes()
                 ).hexdigest()

@@ -7,12 +7,13 @@ import polars as pl
 from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.importer import import_files
 from healthex_pipeline.settings import Settings
+from tests.pipeline.tables import read_frames
 from tests.support.fixture_sets import fixture_dir
 
 
 def _notifications(settings: Settings) -> pl.DataFrame:
     files = sorted((settings.warehouse_root / "notifications").rglob("user=*/**/*.parquet"))
-    return pl.concat([pl.read_parquet(f) for f in files]) if files else pl.DataFrame()
+    return read_frames(settings, files)
 
 
 def test_each_delivery_is_notified_once_with_its_counts(settings: Settings) -> None:
@@ -26,4 +27,5 @@ def test_each_delivery_is_notified_once_with_its_counts(settings: Settings) -> N
     ]
     assert rows["user_key"].to_list() == [report.user_key]
     [status] = ConnectionStore(settings.registry_path).statuses(report.user_key)
-    assert (status.status, status.records) == ("ready", 40)
+    # 11 labs + 22 immunizations + 7 encounters + 5 procedures + 1 patient.
+    assert (status.status, status.records) == ("ready", 46)

@@ -36,6 +36,19 @@ FIXTURE_SETS: dict[str, FixtureSet] = {
 }
 
 
+# The connector each set arrives through in the pipeline tests.
+ARRIVES_THROUGH: dict[str, str] = {
+    "synthea-r4": "healthex",
+    "synthea-dstu2": "healthex",
+    "pathling-ndjson": "fasten",
+    "smart-ndjson": "fasten",
+    "apple-health": "apple_health",
+    "fasten": "fasten",
+    "epic-r4": "healthex",
+    "cerner-r4": "healthex",
+}
+
+
 def fixture_dir(name: str) -> Path:
     """Return the set's folder: the in-repo copy when present, else the one in ../shared."""
     subpath = FIXTURE_SETS[name].subpath

@@ -6,12 +6,19 @@ annotation by identity, which a postponed (string) annotation fails.
 
 import dagster as dg
 import polars as pl
+import pyarrow as pa
 
 from data_contracts.registry import validate_table
 from healthex_pipeline.defs.partitions import partition_context
 from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
 from healthex_pipeline.transforms import Model, models
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _contract_check(model: Model) -> dg.AssetChecksDefinition:
@@ -28,7 +35,7 @@ def _contract_check(model: Model) -> dg.AssetChecksDefinition:
         path = storage.warehouse().partition_file(model.name, ctx.user_key, ctx.connector)
         if not path.exists():
             return dg.AssetCheckResult(passed=False, metadata={"reason": "no file landed"})
-        report = validate_table(model.name, pl.read_parquet(path))
+        report = validate_table(model.name, _frame(storage.warehouse().read(path)))
         return dg.AssetCheckResult(
             passed=report.failing_rows == 0,
             metadata={
@@ -57,7 +64,9 @@ def _quarantine_check(asset: str, files: str) -> dg.AssetChecksDefinition:
             storage.warehouse().partition_file(QUARANTINE_TABLE, ctx.user_key, ctx.connector).parent
         )
         paths = sorted(directory.glob(files)) if directory.exists() else []
-        frame = pl.concat([pl.read_parquet(p) for p in paths]) if paths else pl.DataFrame()
+        warehouse = storage.warehouse()
+        frames = [_frame(warehouse.read(p)) for p in paths]
+        frame = pl.concat(frames) if frames else pl.DataFrame()
         by_reason = (
             frame.group_by("stage", "reason").len().sort("len", descending=True).head(20)
             if frame.height

@@ -49,7 +49,7 @@ def healthex_landing_sensor(
     settings = storage.settings
     taken = landing.take(
         LandingStore.at(settings.landing_location),
-        settings.raw_root,
+        settings,
         PseudonymRegistry(settings.registry_path),
         ConnectionStore(settings.registry_path),
     )

@@ -5,7 +5,6 @@ No postponed annotations in this module: Dagster checks `context` annotations by
 
 import dagster as dg
 
-from healthex_pipeline import duck
 from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.defs.curated.assets import curated_assets
 from healthex_pipeline.defs.partitions import partition_context, user_connector
@@ -30,8 +29,7 @@ def records_ready(
     ctx = partition_context(context)
     stores = storage.stores(ctx.user_key, ctx.connector)
     connections = ConnectionStore(storage.settings.registry_path)
-    with duck.connect() as con:
-        sent = notify_new_deliveries(con, stores.raw, stores.warehouse, connections, ctx)
+    sent = notify_new_deliveries(stores.raw, stores.warehouse, connections, ctx)
     return dg.MaterializeResult(
         metadata={
             "notifications": len(sent),

@@ -9,9 +9,12 @@ turns it on once consents are backfilled.
 No postponed annotations in this module: Dagster checks `context` annotations by identity.
 """
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.notifications import CONSENT_EXPIRING, REAUTHORIZE, notify_consent
 from healthex_pipeline.refresh import refresh_due
 
 
@@ -19,6 +22,17 @@ from healthex_pipeline.refresh import refresh_due
 def refresh_connections(context: dg.OpExecutionContext, storage: PipelineStorage) -> None:
     """Run the refresh and report counts and timings (never ids: pseudonyms stay out of logs)."""
     report = refresh_due(storage.settings)
+    warehouse = storage.warehouse()
+    run_id = context.run_id
+    today = datetime.now(UTC)
+    expiring = sum(
+        notify_consent(warehouse, c.user_key, c.connector, CONSENT_EXPIRING, c.expires_at, run_id)
+        for c in report.expiring_soon
+    )
+    reauthorize = sum(
+        notify_consent(warehouse, user_key, "healthex", REAUTHORIZE, today, run_id)
+        for user_key in report.action_needed
+    )
     context.log.info(
         f"refreshed {report.refreshed} of {report.connections} connections with "
         f"{report.calls} vendor calls in {report.seconds:.1f} s; "
@@ -32,6 +46,8 @@ def refresh_connections(context: dg.OpExecutionContext, storage: PipelineStorage
             "seconds": report.seconds,
             "overhead_per_connection_seconds": report.overhead_per_connection_seconds,
             "consents_expiring_soon": len(report.expiring_soon),
+            "notified_consent_expiring": expiring,
+            "notified_reauthorize": reauthorize,
             **{f"not refreshed: {k}": v for k, v in sorted(report.not_refreshed.items())},
         }
     )
