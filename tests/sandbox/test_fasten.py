@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import orjson
@@ -14,11 +15,17 @@ def types(events: list) -> list[str]:
     return [orjson.loads(e.body)["type"] for e in events]
 
 
-def export_url(sandbox: Sandbox, external_id: str) -> str:
-    for event in sandbox.events(external_id, 2):
-        body = orjson.loads(event.body)
-        if body["type"] == "patient.ehi_export_success":
-            return body["data"]["download_links"][0]["url"]
+def export_url(sandbox: Sandbox, external_id: str, timeout: float = 30.0) -> str:
+    """The first export link; waits for the export event itself, since under load a slow
+    receiver can get the connection event redelivered before the export event arrives."""
+    deadline = time.monotonic() + timeout
+    count = 2
+    while time.monotonic() < deadline:
+        for event in sandbox.events(external_id, count, timeout=deadline - time.monotonic()):
+            body = orjson.loads(event.body)
+            if body["type"] == "patient.ehi_export_success":
+                return body["data"]["download_links"][0]["url"]
+        count += 1
     raise AssertionError("no export webhook")
 
 
