@@ -23,6 +23,8 @@ PROVENANCE_COLUMNS = (
     "raw_sha256",
     "fetched_at",
     "run_id",
+    "source_updated_at",
+    "identifier_key",
 )
 
 
@@ -37,6 +39,10 @@ class Provenance(pa.DataFrameModel):
     raw_sha256: str = pa.Field(str_matches=SHA256_PATTERN)
     fetched_at: UtcDatetime
     run_id: str
+    # meta.lastUpdated: which copy of a fact is newest when connectors deliver it twice.
+    source_updated_at: UtcDatetime = pa.Field(nullable=True)
+    # SHA-256 of the first business identifier (system|value): the cross-connector dedup key.
+    identifier_key: str = pa.Field(nullable=True, str_matches=SHA256_PATTERN)
 
     class Config(pa.DataFrameModel.Config):
         """Curated tables hold exactly the declared columns; values are never coerced."""

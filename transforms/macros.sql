@@ -18,6 +18,11 @@ CREATE OR REPLACE MACRO unparsed(name, raw, parsed) AS
 CREATE OR REPLACE MACRO reference_id(ref, type_name) AS
     nullif(regexp_extract(ref, '(?:^|/)' || type_name || '/([^/?#]+)(?:/_history/[^/]+)?$', 1), '');
 
+-- The cross-connector dedup key of a business identifier (`Resource.identifier`): its SHA-256, so
+-- accession and order numbers never reach a curated table themselves; NULL without a value.
+CREATE OR REPLACE MACRO identifier_key(system, value) AS
+    CASE WHEN value IS NOT NULL THEN sha256(coalesce(system, '') || '|' || value) END;
+
 -- The coding a table shows: the first of `codings` (structs of code, system, display, listed in
 -- order of system preference, the resource's first coding last) that has a code.
 CREATE OR REPLACE MACRO preferred_coding(codings) AS

@@ -21,6 +21,8 @@ _PROVENANCE: dict[str, Any] = {
     "raw_sha256": "a" * 64,
     "fetched_at": AT,
     "run_id": "run-1",
+    "source_updated_at": AT,
+    "identifier_key": "b" * 64,
 }
 
 _ROWS: dict[str, dict[str, Any]] = {

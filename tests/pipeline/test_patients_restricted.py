@@ -27,6 +27,8 @@ PATIENT_COLUMNS = {
     "raw_sha256",
     "fetched_at",
     "run_id",
+    "source_updated_at",
+    "identifier_key",
     "birth_year",
     "sex",
     "deceased",

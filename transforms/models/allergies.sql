@@ -88,6 +88,8 @@ SELECT
     raw_sha256,
     fetched_at,
     $run_id AS run_id,
+    fhir_instant(last_updated) AS source_updated_at,
+    identifier_key(identifier_system, identifier_value) AS identifier_key,
     substance.code AS substance_code,
     substance.system AS substance_system,
     coalesce(substance.display, substance_text) AS substance_display,

@@ -63,6 +63,8 @@ SELECT
     raw_sha256,
     fetched_at,
     $run_id AS run_id,
+    fhir_instant(last_updated) AS source_updated_at,
+    identifier_key(identifier_system, identifier_value) AS identifier_key,
     status,
     note_type.code AS note_type_code,
     note_type.system AS note_type_system,

@@ -38,6 +38,8 @@ SELECT
     raw_sha256,
     fetched_at,
     $run_id AS run_id,
+    fhir_instant(last_updated) AS source_updated_at,
+    identifier_key(identifier_system, identifier_value) AS identifier_key,
     class_code AS encounter_class,
     type_code,
     coalesce(type_display, type_text) AS type_display,

@@ -1,12 +1,12 @@
 -- immunizations: R4 Immunization and DSTU2 Immunization in the same columns, newest version per id.
 -- DSTU2 has `date` for the occurrence and `reported` (the inverse of R4's primarySource).
 WITH unioned AS (
-    SELECT raw_sha256, resource_id, version_id, last_updated, status, cvx_code, vaccine_text,
-           vaccine_coding_display, occurrence, lot_number, primary_source, encounter_ref,
-           _cast_errors
+    SELECT raw_sha256, resource_id, version_id, last_updated, identifier_system, identifier_value,
+           status, cvx_code, vaccine_text, vaccine_coding_display, occurrence, lot_number,
+           primary_source, encounter_ref, _cast_errors
     FROM stg_immunization
     UNION ALL BY NAME
-    SELECT raw_sha256, resource_id, version_id, last_updated,
+    SELECT raw_sha256, resource_id, version_id, last_updated, identifier_system, identifier_value,
            CASE WHEN was_not_given THEN 'not-done' ELSE status END AS status,
            cvx_code, vaccine_text, vaccine_coding_display, occurrence, lot_number,
            NOT reported AS primary_source, encounter_ref, _cast_errors
@@ -36,6 +36,8 @@ SELECT
     raw_sha256,
     fetched_at,
     $run_id AS run_id,
+    fhir_instant(last_updated) AS source_updated_at,
+    identifier_key(identifier_system, identifier_value) AS identifier_key,
     cvx_code,
     coalesce(vaccine_text, vaccine_coding_display) AS vaccine_display,
     occurrence_at,

@@ -31,6 +31,8 @@ SELECT
     raw_sha256,
     fetched_at,
     $run_id AS run_id,
+    fhir_instant(last_updated) AS source_updated_at,
+    identifier_key(identifier_system, identifier_value) AS identifier_key,
     loinc_code,
     CASE WHEN loinc_code IS NOT NULL THEN 'http://loinc.org' ELSE first_system END AS code_system,
     coalesce(loinc_display, code_text, first_display) AS code_display,

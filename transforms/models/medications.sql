@@ -65,6 +65,8 @@ SELECT
     raw_sha256,
     fetched_at,
     $run_id AS run_id,
+    fhir_instant(last_updated) AS source_updated_at,
+    identifier_key(identifier_system, identifier_value) AS identifier_key,
     coalesce(med_rxnorm, c_rxnorm, ref_rxnorm) AS rxnorm_code,
     coalesce(med_text, med_coding_display, c_display, ref_display, med_ref_display)
         AS medication_display,

@@ -31,6 +31,8 @@ SELECT
     raw_sha256,
     fetched_at,
     $run_id AS run_id,
+    fhir_instant(last_updated) AS source_updated_at,
+    NULL::VARCHAR AS identifier_key,
     birth_year,
     gender AS sex,
     coalesce(deceased_boolean, deceased_datetime IS NOT NULL) AS deceased,

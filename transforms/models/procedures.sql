@@ -47,6 +47,8 @@ SELECT
     raw_sha256,
     fetched_at,
     $run_id AS run_id,
+    fhir_instant(last_updated) AS source_updated_at,
+    identifier_key(identifier_system, identifier_value) AS identifier_key,
     coding.code AS code,
     coding.system AS code_system,
     coalesce(coding.display, text) AS code_display,
