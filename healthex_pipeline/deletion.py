@@ -30,6 +30,7 @@ from pathlib import Path
 import dagster as dg
 import orjson
 
+from healthex_pipeline.ai_context import write_context
 from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.consent.store import ConsentStore
 from healthex_pipeline.defs.partitions import users
@@ -41,6 +42,7 @@ from healthex_pipeline.notifications import TABLE
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
 from healthex_pipeline.raw_zone import RawPartition, sha256_file
 from healthex_pipeline.registry import PseudonymRegistry
+from healthex_pipeline.serving import build_user, user_folders
 from healthex_pipeline.settings import CONNECTORS, Settings, partition_dir
 from healthex_pipeline.sqlite import compact
 from healthex_pipeline.staging import StagingPartition
@@ -140,10 +142,31 @@ def _purge_files(settings: Settings, user_key: str, connector: str, cert: Certif
     if settings.warehouse_root.exists():
         for table in sorted(p for p in settings.warehouse_root.iterdir() if p.is_dir()):
             _remove_tree(layers["warehouse"], partition_dir(table, user_key, connector), vault)
-    keys = layers.setdefault("keys", LayerReport("keys"))
-    if keys not in cert.layers:
-        cert.layers.append(keys)
-    keys.rows += vault.keys.destroy(user_key, connector)
+    _layer(cert, "keys").rows += vault.keys.destroy(user_key, connector)
+
+
+def _layer(cert: Certificate, name: str) -> LayerReport:
+    """The certificate's report of a layer, added when a request recorded before it lacks it."""
+    for report in cert.layers:
+        if report.layer == name:
+            return report
+    report = LayerReport(name)
+    cert.layers.append(report)
+    return report
+
+
+def _purge_serving(settings: Settings, cert: Certificate) -> None:
+    """Remove the user's serving files; for a one-connector purge, serve what is left again.
+
+    Serving rows are derived across all of a user's connectors, so they go whole and are
+    rebuilt from the remaining connectors' curated rows (the purged one's are gone by now).
+    """
+    report = _layer(cert, "serving")
+    for folder in user_folders(settings, cert.user_key):
+        _remove_tree(report, folder, settings.vault())
+    if not cert.whole_user:
+        build_user(settings, cert.user_key)
+        write_context(settings, cert.user_key)
 
 
 def _purge_landing(settings: Settings, user_key: str, report: LayerReport) -> None:
@@ -171,6 +194,9 @@ def _verify(settings: Settings, cert: Certificate, instance: dg.DagsterInstance)
     keys = settings.vault().keys.connectors_with_keys(cert.user_key)
     remaining += [f"data key {c}" for c in keys if c in cert.connectors]
     if cert.whole_user:
+        remaining += [
+            f"directory in serving/{f.parent.name}" for f in user_folders(settings, cert.user_key)
+        ]
         if PseudonymRegistry(settings.registry_path).is_registered(cert.user_key):
             remaining.append("account row")
         for store in (settings.registry_path, settings.webhooks_path, settings.keys_path):
@@ -195,7 +221,15 @@ def request_deletion(
     cert.connectors = list(CONNECTORS) if connector is None else [connector]
     cert.layers = [
         LayerReport(name)
-        for name in ("raw", "staging", "warehouse", "landing", "connections", "webhook_events")
+        for name in (
+            "raw",
+            "staging",
+            "warehouse",
+            "serving",
+            "landing",
+            "connections",
+            "webhook_events",
+        )
     ]
     _save_request(settings, cert)
     return cert
@@ -229,11 +263,14 @@ def purge_partition_files(settings: Settings, cert: Certificate) -> None:
     """Step 2: every per-partition file in scope, counted and hashed into the certificate.
 
     Raw objects and manifests, staging, and curated Parquet, which includes quarantine and
-    notifications (tables beside the curated ones). Progress is saved after each connector.
+    notifications (tables beside the curated ones), then the serving files derived from them.
+    Progress is saved after each connector.
     """
     for scoped in cert.connectors:
         _purge_files(settings, cert.user_key, scoped, cert)
         _save_request(settings, cert)
+    _purge_serving(settings, cert)
+    _save_request(settings, cert)
 
 
 def finish_deletion(

@@ -3,7 +3,8 @@
 Runs execute in this process (no daemon needed), but against the same instance storage that
 `dagster dev` reads, with the same partition keys a sensor would use. ``tick_sensors`` does what
 the Dagster daemon does in production: evaluate each sensor, then launch what it requested.
-``run_deletion`` carries out one recorded deletion request as a run of ``deletion_job``.
+``run_deletion`` carries out one recorded deletion request as a run of ``deletion_job``, and
+``run_serving`` rebuilds a user's serving assets once their partitions have run.
 """
 
 from __future__ import annotations
@@ -34,13 +35,23 @@ def instance_for(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(settings.dagster_home))
 
 
+# Event details stay in the instance (the UI); the terminal gets the caller's summary.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def run_partition(
     settings: Settings,
     user_key: str,
     connector: str,
     tags: dict[str, str] | None = None,
+    serve: bool = True,
 ) -> RunOutcome:
-    """Register the user's partition if new and run the partition pipeline for it."""
+    """Register the user's partition if new and run the partition pipeline for it.
+
+    With ``serve`` (the default) a successful run is followed by the user's serving run, so
+    the AI team's files follow every change; callers running several partitions of one user
+    at once pass ``serve=False`` and call ``run_serving`` once they have all finished.
+    """
     instance = instance_for(settings)
     ensure_users(instance, [user_key])
     job = build_defs(settings).resolve_job_def("partition_pipeline")
@@ -48,8 +59,25 @@ def run_partition(
         instance=instance,
         partition_key=partition_key(user_key, connector),
         raise_on_error=False,
-        # Event details stay in the instance (the UI); the terminal gets the caller's summary.
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config=QUIET,
+        tags=tags or {"healthex/command": "import"},
+    )
+    if result.success and serve:
+        serving = run_serving(settings, user_key, tags)
+        return RunOutcome(run_id=result.run_id, success=serving.success)
+    return RunOutcome(run_id=result.run_id, success=result.success)
+
+
+def run_serving(
+    settings: Settings, user_key: str, tags: dict[str, str] | None = None
+) -> RunOutcome:
+    """Rebuild one user's serving tables and AI context (what the automation sensor would do)."""
+    job = build_defs(settings).resolve_job_def("serving_job")
+    result = job.execute_in_process(
+        instance=instance_for(settings),
+        partition_key=user_key,
+        raise_on_error=False,
+        run_config=QUIET,
         tags=tags or {"healthex/command": "import"},
     )
     return RunOutcome(run_id=result.run_id, success=result.success)
@@ -64,7 +92,7 @@ def run_deletion(
     result = job.execute_in_process(
         instance=instance_for(settings),
         raise_on_error=False,
-        run_config={**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={**run_config, **QUIET},
         tags={**(tags or {"healthex/command": "delete"}), DELETION_TAG: deletion_id},
     )
     return RunOutcome(run_id=result.run_id, success=result.success)
@@ -86,6 +114,8 @@ def tick_sensors(
     deletions: list[str] = []
     for sensor in defs.sensors or []:
         assert isinstance(sensor, dg.SensorDefinition)
+        if isinstance(sensor, dg.AutomationConditionSensorDefinition):
+            continue  # the daemon's; its work (serving) is run below, after the partitions
         context = dg.build_sensor_context(
             instance=instance,
             cursor=cursors.get(sensor.name),
@@ -103,9 +133,16 @@ def tick_sensors(
             keys = request.partition_key.keys_by_dimension
             requested.append((keys["user"], keys["connector"], {"healthex/sensor": sensor.name}))
     if pool is None:
-        outcomes = [run_partition(settings, *request) for request in requested]
+        outcomes = [run_partition(settings, *request, serve=False) for request in requested]
     else:
-        futures = [pool.submit(run_partition, settings, *request) for request in requested]
+        futures = [
+            pool.submit(run_partition, settings, *request, serve=False) for request in requested
+        ]
         outcomes = [future.result() for future in futures]
+    served = sorted(
+        {user for (user, _, _), o in zip(requested, outcomes, strict=True) if o.success}
+    )
+    serving_tags = {"healthex/sensor": "serving_automation"}
+    outcomes += [run_serving(settings, user, serving_tags) for user in served]
     sensor_tags = {"healthex/sensor": "deletion_request_sensor"}
     return outcomes + [run_deletion(settings, d, sensor_tags) for d in deletions]

@@ -58,6 +58,11 @@ class Settings:
         return self.home / "warehouse"
 
     @property
+    def serving_root(self) -> Path:
+        """The AI team's extract: plaintext per-user files and a catalog of views over them."""
+        return self.home / "serving"
+
+    @property
     def landing_location(self) -> str:
         """Where HealthEx pushes deliveries: a folder path or an ``s3://`` URL."""
         return self.landing or str(self.home / "landing" / "healthex")

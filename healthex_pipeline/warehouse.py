@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from healthex_pipeline.current import current_sql, specs
 from healthex_pipeline.encryption import Vault
 from healthex_pipeline.settings import Settings, partition_dir
 
@@ -113,13 +114,18 @@ class Warehouse:
     def connect(self, user_key: str | None = None) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with every table (or one user's rows) as a view.
 
+        Each clinical table also gets its deduplicated ``<table>_current`` view (current.py).
+
         For ``healthex sql`` and the readers' queries; nothing is copied to disk. Rows are
         decrypted before DuckDB sees them: a DuckDB scan that made pyarrow call the key store
         back (Python, from a scan thread) could deadlock on the interpreter lock.
         """
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        current = specs()
         for table in self.tables():
             con.register(f"_{table}_files", self.read_table(table, user_key))
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_files")
+            if table in current:
+                con.execute(f"CREATE VIEW {table}_current AS {current_sql(current[table], table)}")
         return con

@@ -1,0 +1,192 @@
+"""The AI team's serving layer: each user's current facts as plaintext Parquet, and a catalog.
+
+Per user and table, the `<table>_current` rows (see current.py) are projected onto the columns
+``transforms/current.toml`` allows and written to ``serving/<table>/user_key=<key>/data.parquet``;
+``patient_timeline`` is materialized the same way, so reading one user's timeline is one small
+file. ``serving/catalog.duckdb`` holds only views (schema ``serving``) over those files: the AI
+team opens it read-only and never sees raw, staging or curated files, or the key store.
+
+The files are plaintext because a reader outside the pipeline must open them with plain DuckDB
+(which cannot decrypt the pipeline's Parquet). They hold no direct identifiers, and a purge
+unlinks the user's folder in every serving table: removing the folder is the whole deletion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from healthex_pipeline import duck
+from healthex_pipeline.current import CurrentSpec, current_sql, specs
+from healthex_pipeline.settings import Settings
+from healthex_pipeline.warehouse import DATA_FILE, Warehouse
+
+CATALOG_FILE = "catalog.duckdb"
+SCHEMA = "serving"
+TIMELINE = "patient_timeline"
+SCHEMA_PARTITION = "_schema"
+"""A zero-row file per table in ``user_key=_schema`` keeps every view valid with no users."""
+
+TIMELINE_SCHEMA = pa.schema(
+    [
+        ("event_at", pa.timestamp("us", "UTC")),
+        ("kind", pa.string()),
+        ("resource_type", pa.string()),
+        ("resource_id", pa.string()),
+        ("code", pa.string()),
+        ("display", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+
+
+@dataclass
+class ServingBuild:
+    """Rows served per table for one user, and copies the dedup collapsed (counts only)."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    duplicates_collapsed: dict[str, int] = field(default_factory=dict)
+
+
+def user_dir(root: Path, table: str, user_key: str) -> Path:
+    """A user's hive partition of one serving table (a purge removes the folder)."""
+    return root / table / f"user_key={user_key}"
+
+
+def serving_tables() -> list[str]:
+    """Every table of the serving schema, the timeline last."""
+    return [*specs(), TIMELINE]
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    """Replace ``path`` atomically (a reader sees the old file or the new one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _store(root: Path, name: str, user_key: str, table: pa.Table) -> int:
+    """Write one user's rows of one serving table (none: no file) and keep its schema file."""
+    schema_path = user_dir(root, name, SCHEMA_PARTITION) / DATA_FILE
+    if not schema_path.exists() or not pq.read_schema(schema_path).equals(table.schema):
+        _write(schema_path, table.schema.empty_table())
+    path = user_dir(root, name, user_key) / DATA_FILE
+    if table.num_rows:
+        _write(path, table)
+    else:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return table.num_rows
+
+
+def _projection(spec: CurrentSpec) -> str:
+    ids = ["resource_type", "resource_id"] if spec.serve_resource_id else ["resource_type"]
+    return ", ".join([*ids, *spec.serving])
+
+
+def _timeline_sql(available: list[str]) -> str:
+    parts = [
+        f"SELECT CAST({t.at} AS TIMESTAMPTZ) AS event_at, '{name}' AS kind, resource_type, "
+        f"resource_id, CAST({t.code} AS VARCHAR) AS code, CAST({t.display} AS VARCHAR) AS display, "
+        f"CAST({t.detail} AS VARCHAR) AS detail FROM srv_{name}"
+        for name, spec in specs().items()
+        if name in available and (t := spec.timeline) is not None
+    ]
+    return " UNION ALL ".join(parts) + " ORDER BY event_at NULLS LAST, kind, resource_id"
+
+
+def build_user(settings: Settings, user_key: str) -> ServingBuild:
+    """Rebuild one user's serving files from their curated rows of every connector."""
+    warehouse = Warehouse.for_settings(settings)
+    root = settings.serving_root
+    known = set(warehouse.tables())
+    build = ServingBuild()
+    available: list[str] = []
+    with duck.connect() as con:
+        for name, spec in specs().items():
+            if name not in known:
+                continue
+            con.register(f"base_{name}", warehouse.read_table(name, user_key))
+            con.execute(f"CREATE TEMP TABLE cur_{name} AS {current_sql(spec, f'base_{name}')}")
+            served = con.sql(f"SELECT {_projection(spec)} FROM cur_{name}").to_arrow_table()
+            con.register(f"srv_{name}", served)
+            available.append(name)
+            build.rows[name] = _store(root, name, user_key, served)
+            ((collapsed,),) = con.execute(
+                f"SELECT coalesce(sum(copies - 1), 0) FROM cur_{name}"
+            ).fetchall()
+            build.duplicates_collapsed[name] = int(collapsed)
+        timeline = (
+            con.sql(_timeline_sql(available)).to_arrow_table().cast(TIMELINE_SCHEMA)
+            if available
+            else TIMELINE_SCHEMA.empty_table()
+        )
+        build.rows[TIMELINE] = _store(root, TIMELINE, user_key, timeline)
+    write_catalog(settings)
+    return build
+
+
+def user_folders(settings: Settings, user_key: str) -> list[Path]:
+    """The user's folder in every serving table (and the AI context), as they exist now."""
+    root = settings.serving_root
+    if not root.exists():
+        return []
+    return [
+        folder
+        for table_dir in sorted(p for p in root.iterdir() if p.is_dir())
+        if (folder := user_dir(root, table_dir.name, user_key)).exists()
+    ]
+
+
+def _catalog_sql(root: Path) -> str:
+    """The catalog's DDL: one view per built serving table over its hive-partitioned files."""
+    statements = [f"CREATE SCHEMA {SCHEMA}"]
+    for name in serving_tables():
+        if not user_dir(root, name, SCHEMA_PARTITION).exists():
+            continue
+        files = str(root / name / "*" / DATA_FILE).replace("'", "''")
+        statements.append(
+            f"CREATE VIEW {SCHEMA}.{name} AS SELECT user_key, * EXCLUDE (user_key) "
+            f"FROM read_parquet('{files}', hive_partitioning = true, union_by_name = true, "
+            "hive_types = {'user_key': VARCHAR}) "
+            f"WHERE user_key <> '{SCHEMA_PARTITION}'"
+        )
+    return ";\n".join(statements) + ";\n"
+
+
+def catalog_path(settings: Settings) -> Path:
+    """The file the AI team opens (read-only); it holds views and no rows."""
+    return settings.serving_root / CATALOG_FILE
+
+
+def write_catalog(settings: Settings) -> Path:
+    """(Re)write the catalog when its views would change; it never holds a row."""
+    path = catalog_path(settings)
+    ddl = _catalog_sql(settings.serving_root)
+    stamp = path.with_name(f"{CATALOG_FILE}.sha256")
+    digest = hashlib.sha256(ddl.encode()).hexdigest()
+    if path.exists() and stamp.exists() and stamp.read_text() == digest:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{CATALOG_FILE}.{uuid.uuid4().hex}.tmp")
+    with duckdb.connect(str(tmp)) as con:
+        con.execute(ddl)
+    os.chmod(tmp, 0o444)
+    os.replace(tmp, path)
+    stamp.write_text(digest)
+    return path
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """The AI team's read-only connection to the serving catalog."""
+    con = duckdb.connect(str(catalog_path(settings)), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
