@@ -88,8 +88,12 @@ class KeyStore:
             KeyDestroyedError: no key and ``create`` is false.
         """
         name = key_id(user_key, connector)
+        select = "SELECT wrapped FROM partition_keys WHERE user_key = ? AND connector = ?"
         with connect(self.path) as con:
-            if create:
+            row = con.execute(select, (user_key, connector)).fetchone()
+            if row is None and create:
+                # Only a partition's first write takes the write lock; a racing writer's key
+                # wins the INSERT and both read it back.
                 nonce = os.urandom(_NONCE_BYTES)
                 wrapped = nonce + self._master.encrypt(
                     nonce, AESGCM.generate_key(bit_length=256), name.encode()
@@ -98,10 +102,7 @@ class KeyStore:
                     "INSERT OR IGNORE INTO partition_keys VALUES (?, ?, ?, ?)",
                     (user_key, connector, wrapped, datetime.now(UTC).isoformat()),
                 )
-            row = con.execute(
-                "SELECT wrapped FROM partition_keys WHERE user_key = ? AND connector = ?",
-                (user_key, connector),
-            ).fetchone()
+                row = con.execute(select, (user_key, connector)).fetchone()
         if row is None:
             raise KeyDestroyedError("no data key for the partition (destroyed or never made)")
         blob: bytes = row[0]
