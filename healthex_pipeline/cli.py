@@ -319,13 +319,22 @@ def sql_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON array of row objects.")
     ] = False,
+    serving_only: Annotated[
+        bool,
+        typer.Option("--serving", help="Query the AI team's read-only `serving` catalog instead."),
+    ] = False,
 ) -> None:
-    """Query the curated tables (read-only)."""
+    """Query the curated tables and their `<table>_current` views (read-only)."""
+    from healthex_pipeline import serving
     from healthex_pipeline.warehouse import Warehouse
 
     settings = Settings.from_env()
     settings.ensure()
-    with Warehouse.for_settings(settings).connect() as con:
+    if serving_only and not serving.catalog_path(settings).exists():
+        typer.echo("healthex sql: nothing is served yet (no serving catalog)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    con = serving.connect(settings) if serving_only else Warehouse.for_settings(settings).connect()
+    with con:
         cursor = con.execute(query)
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()

@@ -3,7 +3,9 @@
 HealthEx and Fasten users arrive over the network (sandbox server, webhook receiver, sensors:
 see demo_network.py); Apple Health exports, and the DSTU2 deliveries the R4 sandbox does not
 serve, are file imports. The generator states how many rows each delivery must yield, and the
-demo compares that with what the curated tables hold, so a green demo is evidence.
+demo compares that with what the curated tables hold, so a green demo is evidence. Last, every
+user's serving files and AI context document are built, and each document's citations are
+looked up in the serving views.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
+from healthex_pipeline import ai_context, serving
 from healthex_pipeline.demo_network import NetworkResult, run_network
 from healthex_pipeline.importer import import_files
-from healthex_pipeline.runs import instance_for
+from healthex_pipeline.registry import PseudonymRegistry
+from healthex_pipeline.runs import instance_for, run_serving
 from healthex_pipeline.sandbox.population import R4
 from healthex_pipeline.settings import Settings
 from healthex_pipeline.synthetic import SyntheticDelivery, SyntheticUser, generate_population
@@ -43,6 +49,10 @@ class DemoSummary:
     notifications: int = 0
     expected: Counter[str] = field(default_factory=Counter)
     actual: Counter[str] = field(default_factory=Counter)
+    served: Counter[str] = field(default_factory=Counter)
+    contexts: int = 0
+    citations: int = 0
+    unserved_citations: int = 0
     seconds: float = 0.0
 
     @property
@@ -53,6 +63,9 @@ class DemoSummary:
             and self.network.ready == self.network.facilities
             # Tables the generator makes no promise for (patients, …) are shown, not compared.
             and all(self.expected[table] == self.actual[table] for table in self.expected)
+            and self.contexts == self.users
+            and self.citations > 0
+            and self.unserved_citations == 0
         )
 
     def render(self) -> str:
@@ -65,14 +78,21 @@ class DemoSummary:
             f"  files: {self.file_imports} partition imports ({self.failed_imports} failed), "
             f"{self.quarantined} inputs quarantined",
             f"  notifications: {self.notifications}",
-            f"{'table':<16}{'expected':>10}{'curated':>10}",
+            f"  ai_context: {self.contexts} documents, {self.citations} citations, "
+            f"{self.unserved_citations} not found in serving",
+            f"{'table':<16}{'expected':>10}{'curated':>10}{'served':>10}",
         ]
-        for table in sorted(set(self.expected) | set(self.actual)):
+        for table in sorted(set(self.expected) | set(self.actual) | set(self.served)):
+            served = f"{self.served[table]:>10}"
             if table not in self.expected:
-                lines.append(f"{table:<16}{'-':>10}{self.actual[table]:>10}  (not promised)")
+                lines.append(
+                    f"{table:<16}{'-':>10}{self.actual[table]:>10}{served}  (not promised)"
+                )
                 continue
             mark = "" if self.expected[table] == self.actual[table] else "  MISMATCH"
-            lines.append(f"{table:<16}{self.expected[table]:>10}{self.actual[table]:>10}{mark}")
+            lines.append(
+                f"{table:<16}{self.expected[table]:>10}{self.actual[table]:>10}{served}{mark}"
+            )
         lines.append("ok" if self.ok else "NOT OK")
         return "\n".join(lines)
 
@@ -87,7 +107,8 @@ class _PartitionJob:
 
 
 def _import_job(settings: Settings, job: _PartitionJob) -> tuple[bool, int]:
-    report = import_files(settings, job.account_id, job.connector, list(job.paths))
+    # One user's connectors import in parallel here: their serving run comes after all of them.
+    report = import_files(settings, job.account_id, job.connector, list(job.paths), serve=False)
     return report.success, len(report.quarantined)
 
 
@@ -125,6 +146,41 @@ def _count_curated(settings: Settings, summary: DemoSummary) -> None:
         summary.notifications = int(notified)
 
 
+def _serve_and_check(
+    settings: Settings, accounts: list[str], file_accounts: set[str], summary: DemoSummary
+) -> None:
+    """Serve file-imported users, then check the serving views and the AI context citations.
+
+    Network users were served by their sensor ticks; file imports ran without serving because
+    one user's connectors imported in parallel.
+    """
+    registry = PseudonymRegistry(settings.registry_path)
+    user_keys = [key for account in accounts if (key := registry.lookup(account)) is not None]
+    for account in sorted(file_accounts):
+        user_key = registry.lookup(account)
+        summary.failed_imports += user_key is None or not run_serving(settings, user_key).success
+    with serving.connect(settings) as con:
+        for table in serving.serving_tables():
+            [(count,)] = con.execute(f"SELECT count(*) FROM serving.{table}").fetchall()
+            summary.served[table] = int(count)
+        for user_key in user_keys:
+            path = ai_context.context_path(settings, user_key)
+            if not path.exists():
+                continue
+            summary.contexts += 1
+            cited = ai_context.cited_sources(orjson.loads(path.read_bytes()))
+            served = {
+                f"{resource_type}/{resource_id}"
+                for resource_type, resource_id in con.execute(
+                    "SELECT resource_type, resource_id FROM serving.patient_timeline "
+                    "WHERE user_key = ?",
+                    [user_key],
+                ).fetchall()
+            }
+            summary.citations += len(cited)
+            summary.unserved_citations += len(cited - served)
+
+
 def run_demo(settings: Settings, n_users: int, seed: int, workers: int = 2) -> DemoSummary:
     """Run the population through both paths and compare curated counts with expectations."""
     started = time.monotonic()
@@ -149,5 +205,11 @@ def run_demo(settings: Settings, n_users: int, seed: int, workers: int = 2) -> D
     )
     summary.expected.update(summary.network.expected)
     _count_curated(settings, summary)
+    _serve_and_check(
+        settings,
+        [user.account_id for user in population],
+        {job.account_id for job in jobs},
+        summary,
+    )
     summary.seconds = time.monotonic() - started
     return summary

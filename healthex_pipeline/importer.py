@@ -49,15 +49,18 @@ def expand_inputs(paths: list[Path]) -> list[InboxFile]:
 
 
 def import_files(
-    settings: Settings, account_id: str, connector: str, paths: list[Path]
+    settings: Settings, account_id: str, connector: str, paths: list[Path], serve: bool = True
 ) -> ImportReport:
-    """Land ``paths`` for one account and connector and build that partition through."""
+    """Land ``paths`` for one account and connector and build that partition through.
+
+    ``serve=False`` leaves the user's serving rebuild to the caller (see ``run_partition``).
+    """
     files = expand_inputs(paths)
     settings.ensure()
     user_key = PseudonymRegistry(settings.registry_path).user_key(account_id)
     position_of = {sha256_file(f.path)[0]: index for index, f in enumerate(files, start=1)}
     RawPartition.at(settings, user_key, connector).stage(files, "file-import")
-    outcome = run_partition(settings, user_key, connector)
+    outcome = run_partition(settings, user_key, connector, serve=serve)
     warehouse = Warehouse.for_settings(settings)
     rows = {}
     for model in models():

@@ -28,9 +28,15 @@ def test_import_then_sql_counts_the_labs_the_raw_files_hold(tmp_path: Path) -> N
     queried = _run(
         tmp_path, "sql", "--json", "select count(distinct resource_id) n from lab_results"
     )
+    served = _run(
+        tmp_path,
+        *("sql", "--serving", "--json"),
+        "select count(distinct resource_id) n from serving.lab_results",
+    )
 
     assert imported.returncode == 0, imported.stderr
     assert orjson.loads(queried.stdout) == [{"n": 133}]
+    assert orjson.loads(served.stdout) == [{"n": 133}], served.stderr
 
 
 def test_import_output_names_no_file_and_no_account(tmp_path: Path) -> None:

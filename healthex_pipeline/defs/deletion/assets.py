@@ -19,6 +19,7 @@ from healthex_pipeline.defs.ingest.assets import raw_fhir
 from healthex_pipeline.defs.jobs import DELETION_GROUP
 from healthex_pipeline.defs.lifecycle.assets import records_ready
 from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.defs.serving.assets import serving_assets
 from healthex_pipeline.defs.staging.assets import staging
 from healthex_pipeline.deletion import Certificate
 
@@ -102,14 +103,15 @@ def purged_operational_records(
         *staging.keys,
         *curated_assets,
         records_ready,
+        *serving_assets,
         purged_operational_records,
     ],
     group_name=DELETION_GROUP,
     kinds={"parquet", "json"},
     description=(
         "Step 2 of a deletion: every per-partition file of the scope (raw objects and manifests, "
-        "staging, curated Parquet with quarantine and notifications), each counted and hashed "
-        "into the certificate before it is unlinked."
+        "staging, curated Parquet with quarantine and notifications, then the user's serving "
+        "files), each counted and hashed into the certificate before it is unlinked."
     ),
 )
 def purged_partition_files(
@@ -124,7 +126,7 @@ def purged_partition_files(
         metadata={
             "deletion_id": cert.deletion_id,
             **_scope(cert),
-            **_layers(cert, ("raw", "staging", "warehouse", "keys")),
+            **_layers(cert, ("raw", "staging", "warehouse", "serving", "keys")),
         }
     )
 
