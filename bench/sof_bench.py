@@ -52,6 +52,7 @@ HAND_COLUMNS: dict[str, str] = {
     "resourceType": "VARCHAR",
     "id": "VARCHAR",
     "meta": 'STRUCT("versionId" VARCHAR, "lastUpdated" VARCHAR)',
+    "identifier": 'STRUCT("system" VARCHAR, "value" VARCHAR)[]',
     "status": "VARCHAR",
     "category": f"{_CONCEPT}[]",
     "code": _CONCEPT,
@@ -62,6 +63,9 @@ HAND_COLUMNS: dict[str, str] = {
     "valueQuantity": _QUANTITY,
     "valueString": "VARCHAR",
     "valueCodeableConcept": _CONCEPT,
+    "valueBoolean": "BOOLEAN",
+    "valueInteger": "BIGINT",
+    "valueRange": f'STRUCT("low" {_QUANTITY}, "high" {_QUANTITY})',
     "referenceRange": f'STRUCT("low" {_QUANTITY}, "high" {_QUANTITY}, "text" VARCHAR)[]',
     "interpretation": f"{_CONCEPT}[]",
     "encounter": 'STRUCT("reference" VARCHAR)',
@@ -71,6 +75,8 @@ HAND_SELECT = """
 SELECT id,
        meta.versionId AS version_id,
        meta.lastUpdated AS last_updated,
+       list_filter(identifier, lambda i: i.value IS NOT NULL)[1].system AS identifier_system,
+       list_filter(identifier, lambda i: i.value IS NOT NULL)[1].value AS identifier_value,
        status,
        flatten(list_transform(category, lambda c: list_transform(c.coding, lambda x: x.code)))
            AS category_codes,
@@ -96,12 +102,21 @@ SELECT id,
            AS value_cc_display,
        flatten(list_transform(valueCodeableConcept.coding, lambda x: [x.code]))[1]
            AS value_cc_code,
+       valueBoolean AS value_boolean,
+       valueInteger AS value_integer,
+       valueRange.low.value AS value_range_low,
+       valueRange.high.value AS value_range_high,
        list_filter(referenceRange, lambda r: r.low.value IS NOT NULL)[1].low.value AS ref_low,
        list_filter(referenceRange, lambda r: r.high.value IS NOT NULL)[1].high.value AS ref_high,
        list_filter(referenceRange, lambda r: r.text IS NOT NULL)[1].text AS ref_text,
        list_filter(flatten(list_transform(interpretation,
            lambda i: list_transform(i.coding, lambda x: x.code))), lambda c: c IS NOT NULL)[1]
            AS interpretation,
+       list_filter(flatten(list_transform(interpretation,
+           lambda i: list_transform(i.coding, lambda x: x.display))), lambda d: d IS NOT NULL)[1]
+           AS interpretation_display,
+       list_filter(list_transform(interpretation, lambda i: i.text), lambda t: t IS NOT NULL)[1]
+           AS interpretation_text,
        encounter.reference AS encounter_ref
 FROM read_json({files}, format='newline_delimited', columns={columns})
 WHERE resourceType = 'Observation'

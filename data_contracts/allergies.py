@@ -7,7 +7,14 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
-from data_contracts.checks import not_before_1900, not_in_future
+from data_contracts.checks import (
+    RXNORM,
+    SNOMED_CT,
+    any_present,
+    in_code_systems,
+    not_before_1900,
+    not_in_future,
+)
 from data_contracts.provenance import Provenance, UtcDatetime
 
 REACTION = pl.Struct(
@@ -59,3 +66,15 @@ class Allergies(Provenance):
         return data.lazyframe.select(
             pl.col("substance_code").is_not_null() | pl.col("substance_display").is_not_null()
         )
+
+    @pa.dataframe_check(name="known_substance_system", raise_warning=True)
+    @classmethod
+    def _known_substance_system(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: a substance outside RxNorm and SNOMED CT (or not coded) escapes drug checks."""
+        return in_code_systems(data, "substance_system", (RXNORM, SNOMED_CT))
+
+    @pa.dataframe_check(name="has_onset", raise_warning=True)
+    @classmethod
+    def _has_onset(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: an allergy without onset cannot be placed on the patient's timeline."""
+        return any_present(data, "onset_at")

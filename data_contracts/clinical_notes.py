@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from data_contracts.checks import not_before_1900, not_in_future
+from data_contracts.checks import any_present, not_before_1900, not_in_future
 from data_contracts.provenance import SHA256_PATTERN, Provenance, UtcDatetime
 
 NOTE_RESOURCE_TYPES = ("DocumentReference", "DiagnosticReport")
@@ -67,3 +67,15 @@ class ClinicalNotes(Provenance):
                 & pl.col("text_truncated").is_not_null()
             )
         )
+
+    @pa.dataframe_check(name="text_not_truncated", raise_warning=True)
+    @classmethod
+    def _text_not_truncated(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: a note cut at the size limit reaches readers incomplete."""
+        return data.lazyframe.select(~pl.col("text_truncated").fill_null(value=False))
+
+    @pa.dataframe_check(name="has_content_type", raise_warning=True)
+    @classmethod
+    def _has_content_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: without a content type the attachment is never decoded, only sized and hashed."""
+        return any_present(data, "content_type")

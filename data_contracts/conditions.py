@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from data_contracts.checks import not_before_1900, not_in_future
+from data_contracts.checks import (
+    ICD_10_CM,
+    SNOMED_CT,
+    any_present,
+    in_code_systems,
+    not_before_1900,
+    not_in_future,
+)
 from data_contracts.provenance import Provenance, UtcDatetime
 
 CONDITION_CATEGORIES = ("problem-list-item", "encounter-diagnosis", "health-concern")
@@ -57,3 +64,15 @@ class Conditions(Provenance):
         return data.lazyframe.select(
             (pl.col("abatement_at") >= pl.col("onset_at")).fill_null(value=True)
         )
+
+    @pa.dataframe_check(name="known_code_system", raise_warning=True)
+    @classmethod
+    def _known_code_system(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: a diagnosis coded outside SNOMED CT and ICD-10-CM (or not coded) groups poorly."""
+        return in_code_systems(data, "code_system", (SNOMED_CT, ICD_10_CM))
+
+    @pa.dataframe_check(name="has_onset", raise_warning=True)
+    @classmethod
+    def _has_onset(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: a condition without onset cannot be placed on the patient's timeline."""
+        return any_present(data, "onset_at")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from data_contracts.checks import any_present
 from data_contracts.provenance import Provenance, UtcDatetime
 
 
@@ -33,4 +34,18 @@ class Encounters(Provenance):
         """A visit that ends before it starts has swapped or mis-parsed bounds."""
         return data.lazyframe.select(
             (pl.col("period_end") >= pl.col("period_start")).fill_null(value=True)
+        )
+
+    @pa.dataframe_check(name="has_class_or_type", raise_warning=True)
+    @classmethod
+    def _has_class_or_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: a visit of no class and no type cannot be told apart from any other visit."""
+        return any_present(data, "encounter_class", "type_code", "type_display")
+
+    @pa.dataframe_check(name="finished_has_period_end", raise_warning=True)
+    @classmethod
+    def _finished_has_end(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: a finished visit without an end has no length of stay."""
+        return data.lazyframe.select(
+            pl.col("status").ne_missing("finished") | pl.col("period_end").is_not_null()
         )

@@ -3,6 +3,7 @@
 The polars backend reports every data-level failure with the input's row number (``index``)
 and schema-level ones (missing or extra column, wrong dtype) with a null ``index``. Labels are
 built only from the column and the check name, never from ``failure_case``, which holds values.
+Warn-level checks are reported like the rest (see ``severity``); callers sort labels by severity.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import pandera.polars as pa
 import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
+
+from data_contracts.severity import enforcing_schema
 
 ROW = "__contract_row"
 LABEL = "label"
@@ -22,10 +25,10 @@ class ContractSchemaError(ValueError):
 
 
 def _failure_cases(model: type[pa.DataFrameModel], df: pl.DataFrame) -> pl.DataFrame | None:
-    """Validate lazily with every check enabled (whatever the environment says)."""
+    """Validate lazily with every check enabled (whatever the environment says), warn ones too."""
     with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
         try:
-            model.validate(df, lazy=True)
+            enforcing_schema(model).validate(df, lazy=True)
         except SchemaErrors as errors:
             return errors.failure_cases
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from data_contracts.checks import not_before_1900, not_in_future
+from data_contracts.checks import any_present, not_before_1900, not_in_future
 from data_contracts.provenance import Provenance, UtcDatetime
 
 
@@ -43,3 +43,9 @@ class Immunizations(Provenance):
         return data.lazyframe.select(
             pl.col("cvx_code").is_not_null() | pl.col("vaccine_display").is_not_null()
         )
+
+    @pa.dataframe_check(name="has_cvx_code", raise_warning=True)
+    @classmethod
+    def _has_cvx_code(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: a vaccine named only in text matches no schedule and no other source's dose."""
+        return any_present(data, "cvx_code")

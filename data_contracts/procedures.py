@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from data_contracts.checks import not_before_1900, not_in_future
+from data_contracts.checks import (
+    CPT,
+    SNOMED_CT,
+    any_present,
+    in_code_systems,
+    not_before_1900,
+    not_in_future,
+)
 from data_contracts.provenance import Provenance, UtcDatetime
 
 
@@ -51,3 +58,15 @@ class Procedures(Provenance):
         return data.lazyframe.select(
             (pl.col("performed_end") >= pl.col("performed_start")).fill_null(value=True)
         )
+
+    @pa.dataframe_check(name="known_code_system", raise_warning=True)
+    @classmethod
+    def _known_code_system(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: a procedure coded outside SNOMED CT and CPT (or not coded) groups poorly."""
+        return in_code_systems(data, "code_system", (SNOMED_CT, CPT))
+
+    @pa.dataframe_check(name="has_performed_start", raise_warning=True)
+    @classmethod
+    def _has_performed_start(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Warn: a procedure without a performed time cannot be placed on the timeline."""
+        return any_present(data, "performed_start")

@@ -1,10 +1,10 @@
 """One JSON document per user for the AI summary team, built from that user's serving files only.
 
-Every statement carries ``sources``: the ``ResourceType/id`` of each serving row it was made
-from, so a generated summary can cite them and a reviewer can look each one up in
-``serving.<table>`` (and, through lineage, in the raw zone). Sections are small by design:
-recent labs as per-test series with a trend, active medications, immunizations, active
-problems, allergies and the latest encounters.
+Every statement carries ``sources``: the ``source_ref`` of each serving row it was made from,
+so a generated summary can cite them and a reviewer can look each one up in ``serving.<table>``
+(and, through ``serving.resolve_ref`` and lineage, in the curated tables and the raw zone).
+Sections are small by design: recent labs as per-test series with a trend, active medications,
+immunizations, active problems, allergies and the latest encounters.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ LAB_SERIES_LENGTH = 3
 RECENT_ENCOUNTERS = 10
 TREND_TOLERANCE = 0.05
 """A change under 5 % of the previous value reads as stable."""
-ABNORMAL_INTERPRETATIONS = ("H", "HH", "HU", "L", "LL", "LU", "A", "AA", ">", "<")
 
 SECTIONS: dict[str, tuple[str, str]] = {
     # name: (serving table, SQL over it yielding statement columns + `sources`)
@@ -38,28 +37,32 @@ SECTIONS: dict[str, tuple[str, str]] = {
         f"""
         WITH numbered AS (
             SELECT *, row_number() OVER (
-                PARTITION BY coalesce(loinc_code, lower(code_display))
-                ORDER BY effective_at DESC NULLS LAST, resource_id) AS nth
+                PARTITION BY coalesce(loinc_code, lower(code_display)), component_index
+                ORDER BY effective_at DESC NULLS LAST, source_ref) AS nth
             FROM t
             WHERE effective_at >= (SELECT max(effective_at) FROM t)
                 - INTERVAL {LAB_WINDOW_DAYS} DAY
         ), series AS (
             SELECT loinc_code, any_value(code_display ORDER BY nth) AS display,
-                list({{'at': effective_at, 'value': value_num, 'text': value_text, 'unit': unit,
-                       'interpretation': interpretation,
-                       'abnormal': interpretation IN {ABNORMAL_INTERPRETATIONS}}} ORDER BY nth)
-                    AS series,
-                list('Observation/' || resource_id ORDER BY nth) AS sources,
+                list({{'at': effective_at, 'value': value_num, 'comparator': value_comparator,
+                       'text': value_text, 'unit': unit, 'interpretation': interpretation,
+                       'ref_low': ref_low, 'ref_high': ref_high, 'abnormal': abnormal,
+                       'normalized_value': normalized_value,
+                       'normalized_unit': normalized_unit}}
+                    ORDER BY nth) AS series,
+                list(source_ref ORDER BY nth) AS sources,
                 max(effective_at) AS latest_at
             FROM numbered WHERE nth <= {LAB_SERIES_LENGTH}
-            GROUP BY coalesce(loinc_code, lower(code_display)), loinc_code
+            GROUP BY coalesce(loinc_code, lower(code_display)), loinc_code, component_index
         )
         SELECT loinc_code, display, series,
+            -- Compared in the normalized unit, so mg/dL and g/L results of one test line up.
             CASE
-                WHEN series[1].value IS NULL OR series[2].value IS NULL THEN NULL
-                WHEN abs(series[1].value - series[2].value)
-                    <= {TREND_TOLERANCE} * abs(series[2].value) THEN 'stable'
-                WHEN series[1].value > series[2].value THEN 'rising'
+                WHEN series[1].normalized_value IS NULL OR series[2].normalized_value IS NULL
+                    OR series[1].normalized_unit <> series[2].normalized_unit THEN NULL
+                WHEN abs(series[1].normalized_value - series[2].normalized_value)
+                    <= {TREND_TOLERANCE} * abs(series[2].normalized_value) THEN 'stable'
+                WHEN series[1].normalized_value > series[2].normalized_value THEN 'rising'
                 ELSE 'falling'
             END AS trend,
             sources
@@ -71,8 +74,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
         """
         SELECT rxnorm_code, medication_display AS display, status,
             min(authored_at) AS since, any_value(dosage_text ORDER BY authored_at DESC) AS dosage,
-            list(resource_type || '/' || resource_id ORDER BY authored_at DESC, resource_id)
-                AS sources
+            list(source_ref ORDER BY authored_at DESC, source_ref) AS sources
         FROM t WHERE status IN ('active', 'on-hold', 'intended')
         GROUP BY ALL ORDER BY display
         """,
@@ -82,7 +84,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
         """
         SELECT cvx_code, vaccine_display AS display,
             list(occurrence_at ORDER BY occurrence_at) AS dates,
-            list('Immunization/' || resource_id ORDER BY occurrence_at, resource_id) AS sources
+            list(source_ref ORDER BY occurrence_at, source_ref) AS sources
         FROM t WHERE coalesce(status, 'completed') = 'completed'
         GROUP BY ALL ORDER BY max(occurrence_at) DESC, display
         """,
@@ -91,7 +93,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "conditions",
         """
         SELECT code, code_system, code_display AS display, min(onset_at) AS onset,
-            list('Condition/' || resource_id ORDER BY onset_at, resource_id) AS sources
+            list(source_ref ORDER BY onset_at, source_ref) AS sources
         FROM t WHERE coalesce(clinical_status, 'active') IN ('active', 'recurrence', 'relapse')
             AND coalesce(verification_status, 'confirmed') NOT IN ('refuted', 'entered-in-error')
         GROUP BY ALL ORDER BY onset DESC NULLS LAST, display
@@ -101,7 +103,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "allergies",
         """
         SELECT substance_code, substance_display AS display, criticality, categories,
-            list('AllergyIntolerance/' || resource_id ORDER BY resource_id) AS sources
+            list(source_ref ORDER BY source_ref) AS sources
         FROM t WHERE coalesce(clinical_status, 'active') NOT IN ('inactive', 'resolved')
             AND coalesce(verification_status, 'confirmed') NOT IN ('refuted', 'entered-in-error')
         GROUP BY ALL ORDER BY display
@@ -112,8 +114,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
         f"""
         SELECT period_start AS start, period_end AS "end", encounter_class,
             type_display AS display, reason_display AS reason,
-            ['Encounter/' || resource_id] AS sources
-        FROM t ORDER BY period_start DESC NULLS LAST, resource_id
+            [source_ref] AS sources
+        FROM t ORDER BY period_start DESC NULLS LAST, source_ref
         LIMIT {RECENT_ENCOUNTERS}
         """,
     ),
@@ -161,7 +163,7 @@ def write_context(settings: Settings, user_key: str) -> dict[str, int]:
 
 
 def cited_sources(document: dict[str, Any]) -> set[str]:
-    """Every ``ResourceType/id`` the document cites."""
+    """Every source ref the document cites."""
     return {
         source
         for section in SECTIONS

@@ -1,8 +1,9 @@
 """Build one curated table for one partition: run its model, split by contract, write.
 
 The model's control columns decide a row's fate: ``_entered_in_error`` rows are excluded and
-counted, ``_cast_errors`` rows and rows failing the table's contract go to quarantine; the rest
-land. Nothing is rebuilt when the model and its staging inputs are unchanged.
+counted, ``_cast_errors`` rows and rows failing an error-level rule of the table's contract go to
+quarantine; the rest land, warn-level failures included. Every rule's counts go to
+``data_quality``. Nothing is rebuilt when the model and its staging inputs are unchanged.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from data_contracts.registry import split_valid
+from data_contracts.registry import apply_contract
+from data_contracts.severity import Severity
+from healthex_pipeline import data_quality
 from healthex_pipeline.partition import PartitionContext
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
 from healthex_pipeline.quarantine import QuarantineEntry, to_table
 from healthex_pipeline.raw_zone import RawPartition
 from healthex_pipeline.staging import StagingPartition
 from healthex_pipeline.transforms import Model
+from healthex_pipeline.units import RELATION as UNIT_CONVERSIONS
+from healthex_pipeline.units import conversions_fingerprint, register_unit_conversions
 from healthex_pipeline.warehouse import Warehouse
 
 
@@ -32,6 +37,8 @@ class CuratedBuild:
     rows: int = 0
     entered_in_error: int = 0
     quarantined: list[QuarantineEntry] = field(default_factory=list)
+    warnings: dict[str, int] = field(default_factory=dict)
+    """Landed rows failing each warn-level rule (rules with none left out)."""
     unchanged: bool = False
 
 
@@ -39,6 +46,8 @@ def _fingerprint(model: Model, staging: StagingPartition, current: dict[str, str
     parts = [model.text_hash, *current] + [
         f"{dep}:{staging.view_fingerprint(dep)}" for dep in model.staging_deps
     ]
+    if UNIT_CONVERSIONS in model.inputs:
+        parts.append(conversions_fingerprint())
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -91,6 +100,8 @@ def build_table(
     for dep in model.staging_deps:
         staging.register_view(con, dep, f"stg_{dep}")
     _register_raw_objects(con, current)
+    if UNIT_CONVERSIONS in model.inputs:
+        register_unit_conversions(con, [f"stg_{dep}" for dep in model.staging_deps])
     staging.register_resources(con, "partition_resources")
     con.execute(
         "CREATE OR REPLACE TEMP VIEW raw_resources AS SELECT * FROM partition_resources "
@@ -117,9 +128,8 @@ def build_table(
         pl.lit("value does not cast: ") + pl.col("_cast_errors").list.join(", "),
     )
     candidates = kept.filter(~error_mask).drop("_entered_in_error", "_cast_errors")
-    good, rejected = split_valid(model.name, candidates)
-    quarantined += _entries(rejected, "contract", pl.col("reason"))
-    warehouse.write(model.name, ctx.user_key, ctx.connector, good.to_arrow(), fingerprint)
+    split = apply_contract(model.name, candidates)
+    quarantined += _entries(split.rejected, "contract", pl.col("reason"))
     warehouse.write(
         QUARANTINE_TABLE,
         ctx.user_key,
@@ -127,6 +137,24 @@ def build_table(
         to_table(quarantined, ctx.user_key, ctx.connector, ctx.run_id),
         name=f"curated-{model.name}.parquet",
     )
+    warehouse.write(
+        data_quality.TABLE,
+        ctx.user_key,
+        ctx.connector,
+        data_quality.to_table(split.rules, model.name, ctx.user_key, ctx.connector, ctx.run_id),
+        name=data_quality.file_name(model.name),
+    )
+    # Last: the fingerprinted table file marks the build done, so a crash before it rebuilds all.
+    warehouse.write(model.name, ctx.user_key, ctx.connector, split.good.to_arrow(), fingerprint)
     return CuratedBuild(
-        rows=good.height, entered_in_error=entered_in_error, quarantined=quarantined
+        rows=split.good.height,
+        entered_in_error=entered_in_error,
+        quarantined=quarantined,
+        warnings=dict(
+            split.rules.filter(
+                (pl.col("severity") == Severity.WARN.value) & (pl.col("rows_failing") > 0)
+            )
+            .select("rule", "rows_failing")
+            .iter_rows()
+        ),
     )

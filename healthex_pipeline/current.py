@@ -35,7 +35,7 @@ class CurrentSpec:
     content: tuple[str, ...]
     row: tuple[str, ...]
     serving: tuple[str, ...]
-    serve_resource_id: bool
+    serve_source_ref: bool
     timeline: TimelineFields | None
 
 
@@ -49,7 +49,7 @@ def specs() -> dict[str, CurrentSpec]:
             content=tuple(entry["content"]),
             row=tuple(entry.get("row", ())),
             serving=tuple(entry["serving"]),
-            serve_resource_id=bool(entry.get("serve_resource_id", True)),
+            serve_source_ref=bool(entry.get("serve_source_ref", True)),
             timeline=TimelineFields(**entry["timeline"]) if "timeline" in entry else None,
         )
         for table, entry in data.items()

@@ -170,10 +170,9 @@ def _serve_and_check(
             summary.contexts += 1
             cited = ai_context.cited_sources(orjson.loads(path.read_bytes()))
             served = {
-                f"{resource_type}/{resource_id}"
-                for resource_type, resource_id in con.execute(
-                    "SELECT resource_type, resource_id FROM serving.patient_timeline "
-                    "WHERE user_key = ?",
+                ref
+                for (ref,) in con.execute(
+                    "SELECT source_ref FROM serving.patient_timeline WHERE user_key = ?",
                     [user_key],
                 ).fetchall()
             }

@@ -9,11 +9,17 @@ team opens it read-only and never sees raw, staging or curated files, or the key
 The files are plaintext because a reader outside the pipeline must open them with plain DuckDB
 (which cannot decrypt the pipeline's Parquet). They hold no direct identifiers, and a purge
 unlinks the user's folder in every serving table: removing the folder is the whole deletion.
+
+Rows are named by ``source_ref``, never by the FHIR id: some sources build ids from the
+patient's member number (Cigna's ``Condition/ifp-<member id>-…``). A ref is a keyed hash of
+``ResourceType/id`` (the key derives from the master key), so it cannot be guessed back from
+an id; ``resolve_ref`` maps one to its curated row for compliance.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import shutil
 import uuid
@@ -26,6 +32,7 @@ import pyarrow.parquet as pq
 
 from healthex_pipeline import duck
 from healthex_pipeline.current import CurrentSpec, current_sql, specs
+from healthex_pipeline.keys import load_master_key
 from healthex_pipeline.settings import Settings
 from healthex_pipeline.warehouse import DATA_FILE, Warehouse
 
@@ -35,12 +42,18 @@ TIMELINE = "patient_timeline"
 SCHEMA_PARTITION = "_schema"
 """A zero-row file per table in ``user_key=_schema`` keeps every view valid with no users."""
 
+ENCOUNTER_TYPE = "'Encounter'"
+"""The SQL literal encounter refs are made with (encounter_id names an Encounter)."""
+REF_LENGTH = 32
+"""Hex digits of a source_ref: 128 bits."""
+_REF_CONTEXT = b"healthex serving source_ref v1"
+
 TIMELINE_SCHEMA = pa.schema(
     [
         ("event_at", pa.timestamp("us", "UTC")),
         ("kind", pa.string()),
         ("resource_type", pa.string()),
-        ("resource_id", pa.string()),
+        ("source_ref", pa.string()),
         ("code", pa.string()),
         ("display", pa.string()),
         ("detail", pa.string()),
@@ -87,20 +100,42 @@ def _store(root: Path, name: str, user_key: str, table: pa.Table) -> int:
     return table.num_rows
 
 
-def _projection(spec: CurrentSpec) -> str:
-    ids = ["resource_type", "resource_id"] if spec.serve_resource_id else ["resource_type"]
-    return ", ".join([*ids, *spec.serving])
+def ref_key(settings: Settings) -> str:
+    """The secret source refs are keyed with, derived from the master key (hex)."""
+    master = load_master_key(settings.secrets_dir)
+    return hmac.new(master, _REF_CONTEXT, hashlib.sha256).hexdigest()
+
+
+def _ref(key: str, resource_type: str, resource_id: str) -> str:
+    """SQL of the source ref of a (type, id) pair (``key`` is hex, safe as a literal)."""
+    assert all(c in "0123456789abcdef" for c in key)
+    return f"left(sha256('{key}|' || {resource_type} || '/' || {resource_id}), {REF_LENGTH})"
+
+
+def _projection(spec: CurrentSpec, key: str) -> str:
+    refs = (
+        [f"{_ref(key, 'resource_type', 'resource_id')} AS source_ref"]
+        if spec.serve_source_ref
+        else []
+    )
+    columns = [
+        f"{_ref(key, ENCOUNTER_TYPE, 'encounter_id')} AS encounter_ref"
+        if column == "encounter_id"
+        else column
+        for column in spec.serving
+    ]
+    return ", ".join(["resource_type", *refs, *columns])
 
 
 def _timeline_sql(available: list[str]) -> str:
     parts = [
         f"SELECT CAST({t.at} AS TIMESTAMPTZ) AS event_at, '{name}' AS kind, resource_type, "
-        f"resource_id, CAST({t.code} AS VARCHAR) AS code, CAST({t.display} AS VARCHAR) AS display, "
+        f"source_ref, CAST({t.code} AS VARCHAR) AS code, CAST({t.display} AS VARCHAR) AS display, "
         f"CAST({t.detail} AS VARCHAR) AS detail FROM srv_{name}"
         for name, spec in specs().items()
         if name in available and (t := spec.timeline) is not None
     ]
-    return " UNION ALL ".join(parts) + " ORDER BY event_at NULLS LAST, kind, resource_id"
+    return " UNION ALL ".join(parts) + " ORDER BY event_at NULLS LAST, kind, source_ref"
 
 
 def build_user(settings: Settings, user_key: str) -> ServingBuild:
@@ -108,6 +143,7 @@ def build_user(settings: Settings, user_key: str) -> ServingBuild:
     warehouse = Warehouse.for_settings(settings)
     root = settings.serving_root
     known = set(warehouse.tables())
+    key = ref_key(settings)
     build = ServingBuild()
     available: list[str] = []
     with duck.connect() as con:
@@ -116,7 +152,7 @@ def build_user(settings: Settings, user_key: str) -> ServingBuild:
                 continue
             con.register(f"base_{name}", warehouse.read_table(name, user_key))
             con.execute(f"CREATE TEMP TABLE cur_{name} AS {current_sql(spec, f'base_{name}')}")
-            served = con.sql(f"SELECT {_projection(spec)} FROM cur_{name}").to_arrow_table()
+            served = con.sql(f"SELECT {_projection(spec, key)} FROM cur_{name}").to_arrow_table()
             con.register(f"srv_{name}", served)
             available.append(name)
             build.rows[name] = _store(root, name, user_key, served)
@@ -132,6 +168,22 @@ def build_user(settings: Settings, user_key: str) -> ServingBuild:
         build.rows[TIMELINE] = _store(root, TIMELINE, user_key, timeline)
     write_catalog(settings)
     return build
+
+
+def resolve_ref(settings: Settings, user_key: str, source_ref: str) -> tuple[str, str, str] | None:
+    """(table, resource_type, resource_id) of the user's current row a source ref names."""
+    key = ref_key(settings)
+    warehouse = Warehouse.for_settings(settings)
+    known = set(warehouse.tables())
+    for name, spec in specs().items():
+        if name not in known or not spec.serve_source_ref:
+            continue
+        rows = warehouse.read_table(name, user_key).select(["resource_type", "resource_id"])
+        for resource_type, resource_id in zip(*rows.to_pydict().values(), strict=True):
+            digest = hashlib.sha256(f"{key}|{resource_type}/{resource_id}".encode()).hexdigest()
+            if digest[:REF_LENGTH] == source_ref:
+                return name, resource_type, resource_id
+    return None
 
 
 def user_folders(settings: Settings, user_key: str) -> list[Path]:

@@ -27,7 +27,9 @@ MACROS_FILE = TRANSFORMS_DIR / "macros.sql"
 PASSTHROUGH: tuple[str, ...] = ("raw_sha256", "locator", "full_url", "fhir_version", "resource_id")
 STAGING_SOURCE = "resources_for_view"
 # Relations a model may read besides staging views.
-MODEL_INPUTS: frozenset[str] = frozenset({"raw_objects", "raw_resources", "reference_targets"})
+MODEL_INPUTS: frozenset[str] = frozenset(
+    {"raw_objects", "raw_resources", "reference_targets", "unit_conversions"}
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Model:
     sql: str
     staging_deps: tuple[str, ...]
     text_hash: str
+    # The MODEL_INPUTS it reads, so a build registers only what a model needs.
+    inputs: tuple[str, ...] = ()
 
 
 def _hash(data: bytes) -> str:
@@ -79,7 +83,13 @@ def models() -> tuple[Model, ...]:
             raise ValueError(f"model {path.name} reads unknown relations: {sorted(unknown)}")
         deps = tuple(sorted(t.removeprefix("stg_") for t in tables & known))
         result.append(
-            Model(name=path.stem, sql=sql, staging_deps=deps, text_hash=_hash(sql.encode()))
+            Model(
+                name=path.stem,
+                sql=sql,
+                staging_deps=deps,
+                text_hash=_hash(sql.encode()),
+                inputs=tuple(sorted(tables & MODEL_INPUTS)),
+            )
         )
     return tuple(result)
 

@@ -31,7 +31,7 @@ def test_import_then_sql_counts_the_labs_the_raw_files_hold(tmp_path: Path) -> N
     served = _run(
         tmp_path,
         *("sql", "--serving", "--json"),
-        "select count(distinct resource_id) n from serving.lab_results",
+        "select count(distinct source_ref) n from serving.lab_results",
     )
 
     assert imported.returncode == 0, imported.stderr

@@ -77,3 +77,65 @@ CREATE OR REPLACE MACRO us_state_code(state, country) AS
             'VI': 'VI', 'U.S. VIRGIN ISLANDS': 'VI', 'VIRGIN ISLANDS': 'VI'
         }[upper(trim(state))]
     END;
+
+-- Labs: a reference range stated only as text ("3.5-5.0", "3.5 - 5.0 mmol/L", "<5.0", ">=10"), as
+-- STRUCT(low, high, low_inclusive, high_inclusive); NULL for any other text ("Negative", one
+-- number, two ranges, an inverted range). Trailing text that cannot be read as a number (a unit)
+-- is allowed. The pattern's groups: comparator, first number, second number.
+CREATE OR REPLACE MACRO lab_text_range_parts(t) AS
+    regexp_extract(
+        t,
+        '^\s*(<=|>=|<|>|≤|≥)?\s*([+-]?(?:\d+\.?\d*|\.\d+))'
+            || '(?:\s*(?:-|–|—|to)\s*([+-]?(?:\d+\.?\d*|\.\d+)))?'
+            || '(?:\s*[^\d\s.,+\-–—].*|\s+\d+[*^]\S*)?\s*$',
+        ['op', 'first', 'second']);
+
+CREATE OR REPLACE MACRO lab_range_of_parts(p) AS
+    CASE
+        WHEN p.op = '' AND p.second <> '' AND p.first::DOUBLE <= p.second::DOUBLE THEN {
+            'low': p.first::DOUBLE, 'high': p.second::DOUBLE,
+            'low_inclusive': true, 'high_inclusive': true}
+        WHEN p.op <> '' AND p.second = '' THEN {
+            'low': CASE WHEN p.op IN ('>', '>=', '≥') THEN p.first::DOUBLE END,
+            'high': CASE WHEN p.op IN ('<', '<=', '≤') THEN p.first::DOUBLE END,
+            'low_inclusive': p.op <> '>', 'high_inclusive': p.op <> '<'}
+    END;
+
+CREATE OR REPLACE MACRO lab_text_range(t) AS lab_range_of_parts(lab_text_range_parts(t));
+
+-- Labs: whether an interpretation says the result is abnormal. Codes of HL7 v2 table 0078 / v3
+-- ObservationInterpretation: H, HH, L, LL, A, AA, HU, LU, >, < are abnormal and N is normal;
+-- without a known code, the text or display is read ("High", "Critical low", "Abnormal" vs
+-- "Normal"). NULL when neither tells (no interpretation, or codes such as IND, POS, LX).
+CREATE OR REPLACE MACRO lab_abnormal_interpretation(code, display, text) AS
+    CASE
+        WHEN upper(trim(code)) IN ('H', 'HH', 'L', 'LL', 'A', 'AA', 'HU', 'LU', '>', '<') THEN true
+        WHEN upper(trim(code)) = 'N' THEN false
+        WHEN regexp_full_match(
+            lower(trim(coalesce(text, display))), 'normal|within normal limits|wnl') THEN false
+        WHEN regexp_matches(
+            lower(coalesce(text, display)), '\b(abnormal|high|low|critical|panic|above|below)\b')
+            THEN true
+    END;
+
+-- Labs: whether a numeric value lies outside its reference range (bounds inclusive unless the
+-- range said otherwise); NULL without a value or any bound, or when the value itself is only a
+-- bound ("<5", a Quantity comparator), which a range cannot place.
+CREATE OR REPLACE MACRO lab_outside_range(
+        value, comparator, low, high, low_inclusive, high_inclusive) AS
+    CASE
+        WHEN value IS NULL OR comparator IS NOT NULL OR (low IS NULL AND high IS NULL) THEN NULL
+        ELSE coalesce(value < low OR (value = low AND NOT coalesce(low_inclusive, true)), false)
+            OR coalesce(
+                value > high OR (value = high AND NOT coalesce(high_inclusive, true)), false)
+    END;
+
+-- Labs: a value in its unit's normalized unit, correctly rounded: a factor that is the reciprocal
+-- of a whole number (mg/dL to g/L: 0.01) divides by that number, as 95 * 0.01 would give
+-- 0.9500000000000001 where 95 / 100 gives 0.95; a factor of 1 leaves the value as it was.
+CREATE OR REPLACE MACRO lab_normalized_value(value, factor) AS
+    CASE
+        WHEN factor >= 1 OR factor <= 0 OR abs(1 / factor - round(1 / factor)) > 1e-9 / factor
+            THEN value * factor
+        ELSE value / round(1 / factor)
+    END;

@@ -43,7 +43,10 @@ _OWN_MESSAGES = ("select", "where", "FHIRPath", "ViewDefinition", "SQL-on-FHIR")
 
 
 class InputError(Exception):
-    """An input file cannot be read; the message names its path and the reason."""
+    """An input file cannot be read; the message names it by position (``input 2``) and says why.
+
+    Never by path: file names can carry a patient's name (Synthea's do).
+    """
 
 
 class ViewRuntimeError(Exception):
@@ -77,13 +80,17 @@ def _is_lines(path: Path) -> bool:
     return path.name.lower().removesuffix(".gz").endswith(_LINE_SUFFIXES)
 
 
+def _label(paths: Sequence[Path], path: Path) -> str:
+    return f"input {paths.index(path) + 1}"
+
+
 def _check_readable(paths: Sequence[Path]) -> None:
     for path in paths:
         try:
             with path.open("rb") as handle:
                 handle.read(1)
         except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: not a readable file") from exc
+            raise InputError(f"{_label(paths, path)}: not a readable file") from exc
 
 
 def _file_list(paths: Sequence[Path]) -> str:
@@ -184,30 +191,34 @@ def _run_lines(
         return None
 
 
-def _reader_resources(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
+def _reader_resources(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> pa.Table:
     """One file's resources through the project's reader; InputError when it is unreadable."""
     data = path.read_bytes()
     try:
         framed = frame(data, path.name, IngestLimits())
     except InputRejected as exc:
-        raise InputError(f"{path}: {exc}") from exc
+        raise InputError(f"{label}: {exc}") from exc
     if framed.rejected:
         locator, reason = framed.rejected[0]
-        raise InputError(f"{path}: {locator}: {reason}")
+        raise InputError(f"{label}: {locator}: {reason}")
     unpacked = unpack(con, framed, hashlib.sha256(data).hexdigest())
     unreadable = [
         (loc, reason) for loc, _, _, reason in unpacked.quarantined if reason in _UNREADABLE
     ]
     if unreadable:
         locator, reason = unreadable[0]
-        raise InputError(f"{path}: {locator}: {reason}")
+        raise InputError(f"{label}: {locator}: {reason}")
     return unpacked.resources.select(["resource"])
 
 
 def _run_reader(
-    con: duckdb.DuckDBPyConnection, view: Mapping[str, Any], paths: Sequence[Path]
+    con: duckdb.DuckDBPyConnection,
+    view: Mapping[str, Any],
+    paths: Sequence[Path],
+    given: Sequence[Path],
 ) -> pa.Table:
-    tables = [_reader_resources(con, p) for p in paths]
+    """Run the view over ``paths`` read one by one, each named by its place in ``given``."""
+    tables = [_reader_resources(con, p, _label(given, p)) for p in paths]
     resources = pa.concat_tables(tables).cast(pa.schema([("resource", pa.string())]))
     con.register("_sof_reader_resources", resources)
     con.execute(
@@ -254,7 +265,7 @@ def run_view(view: Mapping[str, Any], paths: Sequence[Path]) -> ViewResult:
                 tables.append(served[0])
                 read = served[1]
         if documents:
-            tables.append(_run_reader(con, view, documents))
+            tables.append(_run_reader(con, view, documents, paths))
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         con.register("_sof_rows", table)
         [(rows_with_errors,)] = con.execute(

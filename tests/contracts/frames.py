@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from data_contracts.registry import CONTRACTS, split_valid
+from data_contracts.registry import CONTRACTS, apply_contract, split_valid
 
 SENTINEL = "SENTINEL-7f3a9c"
 """A cell value that must never surface in a rejection reason."""
@@ -29,19 +29,27 @@ _ROWS: dict[str, dict[str, Any]] = {
     "lab_results": _PROVENANCE
     | {
         "resource_type": "Observation",
+        "component_index": None,
         "loinc_code": "5193-8",
         "code_system": "http://loinc.org",
         "code_display": "Hepatitis B virus surface Ab",
+        "panel_loinc_code": None,
+        "panel_code_display": None,
         "effective_at": AT,
         "issued_at": AT,
         "value_num": 3.1,
         "value_text": None,
+        "value_comparator": None,
         "unit": "mIU/mL",
         "ucum_code": "m[IU]/mL",
+        "normalized_value": 3.1,
+        "normalized_unit": "[IU]/L",
         "ref_low": 10.0,
         "ref_high": 100.0,
         "ref_text": ">=10.00",
+        "ref_range_source": "low_high",
         "interpretation": "L",
+        "abnormal": True,
         "status": "final",
         "encounter_id": "enc-1",
     },
@@ -49,11 +57,25 @@ _ROWS: dict[str, dict[str, Any]] = {
     | {
         "resource_type": "MedicationRequest",
         "rxnorm_code": "314076",
+        "rxnorm_display": "lisinopril 10 MG Oral Tablet",
         "medication_display": "lisinopril 10 MG Oral Tablet",
+        "medication_resolution": "landed",
+        "medication_resource_id": "med-1",
         "status": "active",
         "intent": "order",
         "authored_at": AT,
         "dosage_text": "1 tablet daily",
+        "timing_frequency": 1,
+        "timing_period": 1.0,
+        "timing_period_unit": "d",
+        "timing_code": "QD",
+        "timing_text": "daily",
+        "as_needed": False,
+        "route_code": "26643006",
+        "route_system": "http://snomed.info/sct",
+        "route_display": "Oral route",
+        "dose_value": 1.0,
+        "dose_unit": "tablet",
         "encounter_id": "enc-1",
     },
     "immunizations": _PROVENANCE
@@ -166,6 +188,17 @@ _ROWS: dict[str, dict[str, Any]] = {
         "run_id": "run-1",
         "quarantined_at": AT,
     },
+    "data_quality": {
+        "user_key": "u_0123456789abcdef01234567",
+        "connector": "fasten",
+        "table_name": "conditions",
+        "rule": "conditions: has_onset",
+        "severity": "warn",
+        "rows_checked": 10,
+        "rows_failing": 2,
+        "run_id": "run-1",
+        "checked_at": AT,
+    },
 }
 
 
@@ -199,3 +232,22 @@ def assert_only_row_rejected(
     assert rejected["reason"].to_list() == [reason]
     assert good.equals(df.filter(pl.int_range(pl.len()) != row))
     assert all(sentinel not in text for text in rejected["reason"])
+
+
+def assert_only_warning(table: str, df: pl.DataFrame, rule: str, sentinel: str = SENTINEL) -> None:
+    """Assert every row lands and the warn-level ``rule`` alone fails, on exactly one row."""
+    split = apply_contract(table, df)
+
+    assert split.good.equals(df)
+    assert split.rejected.is_empty()
+    failing = split.rules.filter(pl.col("rows_failing") > 0)
+    assert failing.rows() == [(rule, "warn", df.height, 1)]
+    assert split.warned_rows == 1
+    assert all(sentinel not in label for label in split.rules["rule"])
+
+
+def assert_no_failing_rule(table: str, df: pl.DataFrame) -> None:
+    """Assert no rule of the table's contract, error or warn, fails any row of ``df``."""
+    rules = apply_contract(table, df).rules
+
+    assert rules.filter(pl.col("rows_failing") > 0).is_empty()

@@ -7,7 +7,14 @@ import pytest
 
 from data_contracts.failures import ContractSchemaError
 from data_contracts.registry import split_valid
-from tests.contracts.frames import SENTINEL, assert_only_row_rejected, good_frame, with_cell
+from tests.contracts.frames import (
+    SENTINEL,
+    assert_no_failing_rule,
+    assert_only_row_rejected,
+    assert_only_warning,
+    good_frame,
+    with_cell,
+)
 
 TABLE = "allergies"
 
@@ -54,3 +61,21 @@ def test_reactions_missing_a_field_is_a_schema_error() -> None:
 
     with pytest.raises(ContractSchemaError, match=r"allergies: .*reactions: dtype"):
         split_valid(TABLE, df)
+
+
+def test_substance_in_an_unknown_code_system_lands_with_a_warning() -> None:
+    df = with_cell(good_frame(TABLE), 1, "substance_system", "http://fdasis.nlm.nih.gov")
+
+    assert_only_warning(TABLE, df, "allergies: known_substance_system")
+
+
+def test_substance_coded_in_snomed_has_no_warning() -> None:
+    df = with_cell(good_frame(TABLE), 1, "substance_system", "http://snomed.info/sct")
+
+    assert_no_failing_rule(TABLE, df)
+
+
+def test_allergy_without_onset_lands_with_a_warning() -> None:
+    df = with_cell(good_frame(TABLE), 2, "onset_at", None)
+
+    assert_only_warning(TABLE, df, "allergies: has_onset")

@@ -3,7 +3,13 @@ from __future__ import annotations
 import datetime as dt
 
 from data_contracts.registry import split_valid
-from tests.contracts.frames import SENTINEL, assert_only_row_rejected, good_frame, with_cell
+from tests.contracts.frames import (
+    SENTINEL,
+    assert_only_row_rejected,
+    assert_only_warning,
+    good_frame,
+    with_cell,
+)
 
 TABLE = "clinical_notes"
 
@@ -68,3 +74,15 @@ def test_future_note_date_rejected() -> None:
     df = with_cell(good_frame(TABLE), 1, "note_date", future)
 
     assert_only_row_rejected(TABLE, df, 1, "note_date: not_in_future", sentinel="2987")
+
+
+def test_truncated_text_lands_with_a_warning() -> None:
+    df = with_cell(good_frame(TABLE), 1, "text_truncated", True)
+
+    assert_only_warning(TABLE, df, "clinical_notes: text_not_truncated")
+
+
+def test_note_without_content_type_lands_with_a_warning() -> None:
+    df = with_cell(good_frame(TABLE), 1, "content_type", None)
+
+    assert_only_warning(TABLE, df, "clinical_notes: has_content_type")

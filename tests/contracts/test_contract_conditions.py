@@ -3,7 +3,15 @@ from __future__ import annotations
 import datetime as dt
 
 from data_contracts.registry import split_valid
-from tests.contracts.frames import AT, SENTINEL, assert_only_row_rejected, good_frame, with_cell
+from tests.contracts.frames import (
+    AT,
+    SENTINEL,
+    assert_no_failing_rule,
+    assert_only_row_rejected,
+    assert_only_warning,
+    good_frame,
+    with_cell,
+)
 
 TABLE = "conditions"
 
@@ -61,3 +69,27 @@ def test_uncategorised_condition_without_dates_kept() -> None:
         df = with_cell(df, 1, column, None)
 
     assert split_valid(TABLE, df)[1].is_empty()
+
+
+def test_condition_coded_in_icd9_lands_with_a_warning() -> None:
+    df = with_cell(good_frame(TABLE), 1, "code_system", "http://hl7.org/fhir/sid/icd-9-cm")
+
+    assert_only_warning(TABLE, df, "conditions: known_code_system")
+
+
+def test_condition_with_display_only_lands_with_a_code_system_warning() -> None:
+    df = with_cell(with_cell(good_frame(TABLE), 1, "code", None), 1, "code_system", None)
+
+    assert_only_warning(TABLE, df, "conditions: known_code_system")
+
+
+def test_condition_coded_in_icd10cm_has_no_warning() -> None:
+    df = with_cell(good_frame(TABLE), 1, "code_system", "http://hl7.org/fhir/sid/icd-10-cm")
+
+    assert_no_failing_rule(TABLE, df)
+
+
+def test_condition_without_onset_lands_with_a_warning() -> None:
+    df = with_cell(good_frame(TABLE), 0, "onset_at", None)
+
+    assert_only_warning(TABLE, df, "conditions: has_onset")

@@ -3,7 +3,13 @@ from __future__ import annotations
 import datetime as dt
 
 from data_contracts.registry import split_valid
-from tests.contracts.frames import SENTINEL, assert_only_row_rejected, good_frame, with_cell
+from tests.contracts.frames import (
+    SENTINEL,
+    assert_only_row_rejected,
+    assert_only_warning,
+    good_frame,
+    with_cell,
+)
 
 TABLE = "immunizations"
 
@@ -41,3 +47,9 @@ def test_occurrence_before_1900_rejected() -> None:
     df = with_cell(good_frame(TABLE), 1, "occurrence_at", ancient)
 
     assert_only_row_rejected(TABLE, df, 1, "occurrence_at: not_before_1900", sentinel="1873")
+
+
+def test_vaccine_without_cvx_code_lands_with_a_warning() -> None:
+    df = with_cell(good_frame(TABLE), 1, "cvx_code", None)
+
+    assert_only_warning(TABLE, df, "immunizations: has_cvx_code")

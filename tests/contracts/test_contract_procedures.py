@@ -3,7 +3,15 @@ from __future__ import annotations
 import datetime as dt
 
 from data_contracts.registry import split_valid
-from tests.contracts.frames import AT, SENTINEL, assert_only_row_rejected, good_frame, with_cell
+from tests.contracts.frames import (
+    AT,
+    SENTINEL,
+    assert_no_failing_rule,
+    assert_only_row_rejected,
+    assert_only_warning,
+    good_frame,
+    with_cell,
+)
 
 TABLE = "procedures"
 
@@ -57,3 +65,22 @@ def test_procedure_without_time_kept() -> None:
     )
 
     assert split_valid(TABLE, df)[1].is_empty()
+
+
+def test_procedure_in_an_unknown_code_system_lands_with_a_warning() -> None:
+    df = with_cell(good_frame(TABLE), 1, "code_system", SENTINEL)
+
+    assert_only_warning(TABLE, df, "procedures: known_code_system")
+
+
+def test_procedure_coded_in_cpt_has_no_warning() -> None:
+    df = with_cell(good_frame(TABLE), 1, "code_system", "http://www.ama-assn.org/go/cpt")
+
+    assert_no_failing_rule(TABLE, df)
+
+
+def test_procedure_without_performed_time_lands_with_a_warning() -> None:
+    df = with_cell(good_frame(TABLE), 0, "performed_start", None)
+    df = with_cell(df, 0, "performed_end", None)
+
+    assert_only_warning(TABLE, df, "procedures: has_performed_start")

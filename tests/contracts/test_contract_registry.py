@@ -1,12 +1,29 @@
 from __future__ import annotations
 
+import warnings
+
+import pandera.polars as pa
 import polars as pl
 import pytest
 
+from data_contracts.encounters import Encounters
 from data_contracts.failures import ContractSchemaError
 from data_contracts.provenance import PROVENANCE_COLUMNS
-from data_contracts.registry import CONTRACTS, ContractReport, split_valid, validate_table
-from tests.contracts.frames import SENTINEL, assert_only_row_rejected, good_frame, with_cell
+from data_contracts.registry import (
+    CONTRACTS,
+    ContractReport,
+    apply_contract,
+    split_valid,
+    validate_table,
+)
+from data_contracts.severity import declared_rules
+from tests.contracts.frames import (
+    SENTINEL,
+    assert_no_failing_rule,
+    assert_only_row_rejected,
+    good_frame,
+    with_cell,
+)
 
 CURATED = [
     "lab_results",
@@ -21,8 +38,13 @@ CURATED = [
 ]
 
 
-def test_registry_holds_the_curated_tables_and_quarantine() -> None:
-    assert set(CONTRACTS) == {*CURATED, "quarantine"}
+def test_registry_holds_the_curated_tables_quarantine_and_data_quality() -> None:
+    assert set(CONTRACTS) == {*CURATED, "quarantine", "data_quality"}
+
+
+@pytest.mark.parametrize("table", CURATED)
+def test_good_frames_fail_no_rule_error_or_warn(table: str) -> None:
+    assert_no_failing_rule(table, good_frame(table))
 
 
 @pytest.mark.parametrize("table", CURATED)
@@ -73,11 +95,84 @@ def test_validate_table_counts_failing_rows_per_check() -> None:
 
     report = validate_table("lab_results", df)
 
+    assert (report.rows, report.failing_rows, report.warning_rows) == (4, 2, 0)
+    assert report.failures == {
+        "status: isin": 1,
+        "resource_id: not_nullable": 1,
+        "connector: isin": 1,
+    }
+
+
+def test_validate_table_counts_every_warn_rule_and_the_rows_warned() -> None:
+    df = with_cell(good_frame("conditions", rows=4), 0, "onset_at", None)
+    df = with_cell(with_cell(df, 1, "onset_at", None), 1, "code_system", SENTINEL)
+
+    report = validate_table("conditions", df)
+
     assert report == ContractReport(
         rows=4,
-        failing_rows=2,
-        failures={"status: isin": 1, "resource_id: not_nullable": 1, "connector: isin": 1},
+        failing_rows=0,
+        failures={},
+        warning_rows=2,
+        warnings={"conditions: has_onset": 2, "conditions: known_code_system": 1},
     )
+
+
+def test_rules_count_error_rules_on_every_row_and_warn_rules_on_landed_rows() -> None:
+    df = with_cell(good_frame("conditions", rows=4), 0, "onset_at", None)
+    df = with_cell(with_cell(df, 1, "onset_at", None), 1, "connector", SENTINEL)
+
+    split = apply_contract("conditions", df)
+
+    assert split.rejected["resource_id"].to_list() == ["id-1"]
+    assert split.rejected["reason"].to_list() == ["connector: isin"]
+    assert split.good["resource_id"].to_list() == ["id-0", "id-2", "id-3"]
+    assert split.warned_rows == 1
+    assert split.rules.filter(pl.col("rows_failing") > 0).rows() == [
+        ("connector: isin", "error", 4, 1),
+        ("conditions: has_onset", "warn", 3, 1),
+    ]
+
+
+def test_rules_list_every_declared_rule_once_with_its_severity() -> None:
+    rules = apply_contract("encounters", good_frame("encounters")).rules
+
+    assert rules["rule"].is_unique().all()
+    assert dict(zip(rules["rule"], rules["severity"], strict=True)) == {
+        label: severity.value for label, severity in declared_rules(Encounters).items()
+    }
+    assert rules.filter(pl.col("severity") == "warn")["rule"].to_list() == [
+        "encounters: finished_has_period_end",
+        "encounters: has_class_or_type",
+    ]
+
+
+def test_warn_rules_raise_no_schema_warning_that_would_quote_values() -> None:
+    df = with_cell(good_frame("clinical_notes"), 0, "content_type", None)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        split = apply_contract("clinical_notes", df)
+
+    assert split.warned_rows == 1
+
+
+def test_a_rule_declared_at_both_severities_is_refused() -> None:
+    class Ambiguous(pa.DataFrameModel):
+        value: int
+
+        @pa.check("value", name="positive")
+        @classmethod
+        def _positive(cls, data: pa.PolarsData) -> pl.LazyFrame:
+            return data.lazyframe.select(pl.col(data.key) > 0)
+
+        @pa.check("value", name="positive", raise_warning=True)
+        @classmethod
+        def _also_positive(cls, data: pa.PolarsData) -> pl.LazyFrame:
+            return data.lazyframe.select(pl.col(data.key) >= 0)
+
+    with pytest.raises(ValueError, match="'value: positive' declared as both error and warn"):
+        declared_rules(Ambiguous)
 
 
 def test_wrong_dtype_is_a_schema_error_naming_table_and_column() -> None:

@@ -1,4 +1,4 @@
-"""The contract check re-reads what landed, so a file that breaks the contract fails the check."""
+"""Contract checks re-read what landed: error rules fail the blocking check, warn rules warn."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from healthex_pipeline.warehouse import Warehouse
 from tests.support.fixture_sets import fixture_dir
 
 
-def _run_check(settings: Settings, user_key: str, name: str) -> dg.AssetCheckEvaluation:
-    """Rerun lab_results for a partition (a no-op when inputs are unchanged) and its checks."""
+def _run_check(
+    settings: Settings, user_key: str, name: str, asset: str = "lab_results"
+) -> dg.AssetCheckEvaluation:
+    """Rerun an asset for a partition (a no-op when inputs are unchanged) and its checks."""
     job = build_defs(settings).resolve_job_def("partition_pipeline")
     result = job.execute_in_process(
         instance=instance_for(settings),
         partition_key=partition_key(user_key, "healthex"),
-        asset_selection=[dg.AssetKey("lab_results")],
+        asset_selection=[dg.AssetKey(asset)],
         raise_on_error=False,
     )
     [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
@@ -63,4 +65,35 @@ def test_quarantine_check_warns_with_reasons(settings: Settings, tmp_path) -> No
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert evaluation.metadata["by_reason"].value == {
         "staging: value does not cast: value_quantity_value": 1
+    }
+
+
+def test_warn_rules_pass_the_blocking_check_and_warn_with_per_rule_counts(
+    settings: Settings,
+) -> None:
+    report = import_files(settings, "acct-3", "healthex", [fixture_dir("synthea-r4")])
+
+    contract = _run_check(settings, report.user_key, "contract", asset="allergies")
+    warnings = _run_check(settings, report.user_key, "contract_warnings", asset="allergies")
+
+    assert contract.passed
+    assert not warnings.passed
+    assert warnings.severity == dg.AssetCheckSeverity.WARN
+    assert warnings.metadata["rows"].value == 10
+    assert warnings.metadata["warning_rows"].value == 10
+    assert warnings.metadata["warnings"].value == {
+        "allergies: has_onset": 10,
+        "allergies: known_substance_system": 0,
+    }
+
+
+def test_warnings_check_passes_when_no_landed_row_fails_a_warn_rule(settings: Settings) -> None:
+    report = import_files(settings, "acct-4", "healthex", [fixture_dir("synthea-r4")])
+
+    evaluation = _run_check(settings, report.user_key, "contract_warnings", asset="conditions")
+
+    assert evaluation.passed
+    assert evaluation.metadata["warnings"].value == {
+        "conditions: has_onset": 0,
+        "conditions: known_code_system": 0,
     }

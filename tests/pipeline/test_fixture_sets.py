@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from healthex_pipeline.current import specs
 from healthex_pipeline.importer import import_files
 from healthex_pipeline.settings import Settings
 from tests.pipeline.tables import CURATED_TABLES, curated
@@ -45,9 +46,12 @@ def test_fixture_set_lands_the_oracles_counts_and_golden_rows(
     expected = expected_counts(fixture_set)
     for table in CURATED_TABLES:
         frame = curated(settings, table, report.user_key, connector)
-        distinct = frame.select("resource_type", "resource_id").unique().height
+        # One row per resource, or per resource and part where a resource has parts (a panel's
+        # components): the same row key the dedup matches identifiers by.
+        key = ["resource_type", "resource_id", *specs()[table].row]
+        distinct = frame.select(key).unique().height
         assert (table, distinct) == (table, expected[table])
-        assert frame.height == distinct, f"{table}: one row per resource"
+        assert frame.height == distinct, f"{table}: one row per {key}"
         # Unlicensed sets keep only a digest of their golden output: compared whole, not shipped.
         shared_only = FIXTURE_SETS[fixture_set].shared_only
         golden = GOLDEN / fixture_set / (f"{table}.csv.sha256" if shared_only else f"{table}.csv")

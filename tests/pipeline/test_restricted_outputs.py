@@ -27,6 +27,9 @@ from tests.support.fixture_sets import require_set
 # A value this long is looked for inside every cell; a shorter one (an identifier like "171")
 # only as a whole cell, since as a substring it would match digits of any hash or year.
 SUBSTRING_MIN = 6
+# Null flavors a Patient's address or name sometimes holds (Fasten's city "unknown"): they
+# identify nobody, and as whole cells they would match FHIR status codes ("unknown").
+PLACEHOLDERS = frozenset({"unknown", "unk", "none", "null", "n/a", "not available"})
 SERVING_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'serving'"
 PATIENT_COLUMNS = {
     "user_key",
@@ -76,7 +79,8 @@ def _identifying_values(resource: dict[str, Any]) -> set[str]:
         if isinstance(identifier, dict):
             found.update(_strings(identifier.get("value")))
     found.update(_strings(resource.get("id")))
-    return {value.strip() for value in found if value.strip()} | _dates(resource)
+    values = {value.strip() for value in found if value.strip()}
+    return {v for v in values if v.lower() not in PLACEHOLDERS} | _dates(resource)
 
 
 def _dates(resource: dict[str, Any]) -> set[str]:
@@ -167,11 +171,9 @@ def test_ai_context_cites_only_served_rows_and_names_nobody(imported: Imported) 
     document = orjson.loads(path.read_bytes())
     with serving.connect(imported.settings) as con:
         served = {
-            f"{resource_type}/{resource_id}"
-            for (resource_type, resource_id) in con.execute(
-                "SELECT resource_type, resource_id FROM serving.patient_timeline "
-                "WHERE user_key = ?",
-                [user_key],
+            ref
+            for (ref,) in con.execute(
+                "SELECT source_ref FROM serving.patient_timeline WHERE user_key = ?", [user_key]
             ).fetchall()
         }
 

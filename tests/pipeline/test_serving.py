@@ -105,7 +105,8 @@ def test_serving_serves_current_rows_without_lineage_or_identifier_columns(twice
             columns = {row[0] for row in con.execute(f"DESCRIBE serving.{table}").fetchall()}
             assert served == current, table
             assert not columns & NOT_SERVED, table
-            assert ("resource_id" in columns) == spec.serve_resource_id, table
+            assert "resource_id" not in columns and "encounter_id" not in columns, table
+            assert ("source_ref" in columns) == spec.serve_source_ref, table
         timeline = con.execute(
             "SELECT event_at FROM serving.patient_timeline WHERE user_key = ?", [user_key]
         ).fetchall()
@@ -137,11 +138,9 @@ def test_ai_context_cites_every_statement_and_only_served_rows(twice: Twice) -> 
     document = orjson.loads(ai_context.context_path(twice.settings, user_key).read_bytes())
     with serving.connect(twice.settings) as con:
         served = {
-            f"{t}/{i}"
-            for t, i in con.execute(
-                "SELECT resource_type, resource_id FROM serving.patient_timeline "
-                "WHERE user_key = ?",
-                [user_key],
+            ref
+            for (ref,) in con.execute(
+                "SELECT source_ref FROM serving.patient_timeline WHERE user_key = ?", [user_key]
             ).fetchall()
         }
     statements = [s for section in ai_context.SECTIONS for s in document[section]]
@@ -149,6 +148,22 @@ def test_ai_context_cites_every_statement_and_only_served_rows(twice: Twice) -> 
     assert document["recent_labs"] and document["immunizations"]
     assert all(statement["sources"] for statement in statements)
     assert ai_context.cited_sources(document) <= served
+    cited = sorted(ai_context.cited_sources(document))[0]
+    resolved = serving.resolve_ref(twice.settings, user_key, cited)
+    assert resolved is not None
+    table, resource_type, resource_id = resolved
+    with Warehouse.for_settings(twice.settings).connect() as curated:
+        assert (
+            _count(
+                curated,
+                f"SELECT count(*) FROM {table} WHERE user_key = ? AND resource_type = ? "
+                "AND resource_id = ?",
+                user_key,
+                resource_type,
+                resource_id,
+            )
+            == 2
+        )  # one copy per connector
 
 
 def _condition(version: str, updated: str, status: str) -> dict[str, Any]:

@@ -13,8 +13,11 @@ from tests.sof.conftest import VIEWS_DIR, bundle_resources, fixture_path, load_r
 
 VIEW_NAMES = (
     "observation",
+    "observation_component",
     "medication_request",
     "medication_statement",
+    "medication_statement_dstu2",
+    "medication_administration",
     "medication_order",
     "medication",
     "immunization",
@@ -35,7 +38,36 @@ VIEW_NAMES = (
 # Resources without a `status` element: R4 Condition and AllergyIntolerance (clinical and
 # verification status instead), DSTU2 Condition, and Patient.
 WITHOUT_STATUS = frozenset({"condition", "condition_dstu2", "allergy_intolerance", "patient"})
-COMMON = {"version_id": None, "last_updated": None}
+# Views of resources that have a business identifier carry its first system and value (the
+# cross-connector dedup key) right after the common columns.
+WITHOUT_IDENTIFIER = frozenset({"patient", "medication", "observation_component"})
+COMMON = {
+    "version_id": None,
+    "last_updated": None,
+    "identifier_system": None,
+    "identifier_value": None,
+}
+
+
+ALBUTEROL = "NDA020503 200 ACTUAT Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"
+# Medication resources that state no timing, route or dose (the medication views' columns).
+NO_TIMING_ROUTE_DOSE = dict.fromkeys(
+    (
+        "timing_frequency",
+        "timing_period",
+        "timing_period_unit",
+        "timing_code",
+        "timing_code_display",
+        "timing_text",
+        "route_code",
+        "route_system",
+        "route_display",
+        "route_text",
+        "dose_value",
+        "dose_unit",
+        "dose_code",
+    )
+)
 
 
 def view(name: str) -> dict[str, Any]:
@@ -72,7 +104,9 @@ def test_view_compiles_with_the_common_columns_first(name: str) -> None:
     compiled = compile_view(view(name), source="src", passthrough=("raw_sha256",))
     names = [column for column, _ in compiled.columns]
     assert names[:4] == ["raw_sha256", "id", "version_id", "last_updated"]
-    assert (names[4] == "status") == (name not in WITHOUT_STATUS)
+    identified = name not in WITHOUT_IDENTIFIER
+    assert (names[4:6] == ["identifier_system", "identifier_value"]) == identified
+    assert (names[6 if identified else 4] == "status") == (name not in WITHOUT_STATUS)
     assert names[-1] == "_cast_errors"
     assert compiled.fhir_versions == tuple(view(name)["fhirVersion"])
 
@@ -107,10 +141,16 @@ def test_observation_dstu2_lab_rows(con: duckdb.DuckDBPyConnection) -> None:
         "value_cc_text": None,
         "value_cc_display": None,
         "value_cc_code": None,
+        "value_boolean": None,
+        "value_integer": None,
+        "value_range_low": None,
+        "value_range_high": None,
         "ref_low": None,
         "ref_high": None,
         "ref_text": None,
         "interpretation": None,
+        "interpretation_display": None,
+        "interpretation_text": None,
         "encounter_ref": "urn:uuid:d3743ad7-7a8f-4fd0-a3c6-c4f9977b777a",
         "_cast_errors": [],
     }
@@ -156,15 +196,21 @@ def test_medication_request_synthea_codeable_concepts(con: duckdb.DuckDBPyConnec
         "status": "active",
         "intent": "order",
         "authored_on": "2021-10-16T17:29:15+10:00",
+        "med_is_code": True,
         "med_rxnorm": "2123111",
-        "med_text": "NDA020503 200 ACTUAT Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler",
-        "med_coding_display": "NDA020503 200 ACTUAT Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler",
+        "med_rxnorm_display": ALBUTEROL,
+        "med_text": ALBUTEROL,
+        "med_coding_display": ALBUTEROL,
         "med_ref": None,
         "med_ref_display": None,
         "dosage_text": "Take as needed.",
+        **NO_TIMING_ROUTE_DOSE,
+        "as_needed_boolean": True,
+        "as_needed_for": False,
         "encounter_ref": "urn:uuid:ce2eecc4-3614-3e3a-9df2-75b4b1e87d68",
         "contained_id": None,
         "contained_rxnorm": None,
+        "contained_rxnorm_display": None,
         "contained_text": None,
         "contained_display": None,
         "_cast_errors": [],
@@ -254,15 +300,21 @@ def test_medication_order_dstu2_shape(con: duckdb.DuckDBPyConnection) -> None:
         **COMMON,
         "status": "active",
         "authored_on": "2015-01-15",
+        "med_is_code": False,
         "med_rxnorm": None,
+        "med_rxnorm_display": None,
         "med_text": None,
         "med_coding_display": None,
         "med_ref": "#med1",
         "med_ref_display": "Lisinopril",
         "dosage_text": "1 daily",
+        **NO_TIMING_ROUTE_DOSE,
+        "as_needed_boolean": None,
+        "as_needed_for": False,
         "encounter_ref": "Encounter/e1",
         "contained_id": "med1",
         "contained_rxnorm": "314076",
+        "contained_rxnorm_display": "lisinopril 10 MG Oral Tablet",
         "contained_text": None,
         "contained_display": "lisinopril 10 MG Oral Tablet",
         "_cast_errors": [],

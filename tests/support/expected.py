@@ -11,19 +11,24 @@ It re-implements the pipeline's selection rules with plain ``json``/``gzip`` (de
   (the pipeline quarantines them); OperationOutcomes belong to no table.
 - ``lab_results``: Observation with a category coding of code ``laboratory`` (category is an
   array in R4, one object in DSTU2); ``medications``: MedicationRequest, MedicationStatement,
-  MedicationOrder; ``immunizations``: Immunization; ``encounters``: Encounter; ``conditions``:
-  Condition; ``procedures``: Procedure; ``allergies``: AllergyIntolerance; ``clinical_notes``:
-  DocumentReference, and DiagnosticReport with a non-empty ``presentedForm``; ``patients``:
-  Patient.
+  MedicationOrder, MedicationAdministration; ``immunizations``: Immunization; ``encounters``:
+  Encounter; ``conditions``: Condition; ``procedures``: Procedure; ``allergies``:
+  AllergyIntolerance; ``clinical_notes``: DocumentReference, and DiagnosticReport with a
+  non-empty ``presentedForm``; ``patients``: Patient.
 - Status ``entered-in-error`` is excluded and tallied separately; so is a verification status
   ``entered-in-error`` (a code in DSTU2, a CodeableConcept in R4), the only way Condition and R4
   AllergyIntolerance mark it.
 - A resource whose date fields that its table reads are not JSON strings, or whose quantity
   values are neither JSON numbers nor numeric strings, is quarantined by the pipeline ("value
   does not cast") and not counted (fasten's ``JohnDoe.phr`` has a lab whose ``issued`` is
-  epoch milliseconds). So is a note whose shown attachment (inline text/plain, else other inline
-  text/*, else any inline data, else the first) carries ``data`` that is not base64.
-- Counts are distinct ``(resourceType, id)``; a resource without an id counts once each.
+  epoch milliseconds). So is a medication whose first dosage has a dose amount or timing
+  frequency/period that is not numeric, or an ``asNeededBoolean`` (or DSTU2 ``wasNotTaken``)
+  that is not a boolean. So is a note whose shown attachment (inline text/plain, else other
+  inline text/*, else any inline data, else the first) carries ``data`` that is not base64.
+- Counts are distinct ``(resourceType, id)``; a resource without an id counts once each. A lab
+  Observation counts as rows: one per ``component`` entry, plus one for its own value unless it
+  has components and no ``value[x]`` (no set has a laboratory Observation with components: only
+  vital-sign and survey panels carry them, so lab rows equal lab resources in every set).
 
 Counts (``python -m tests.support.expected``; excluded as entered-in-error in brackets):
 
@@ -67,6 +72,7 @@ import base64
 import gzip
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -90,6 +96,7 @@ _TABLE_OF_TYPE = {
     "MedicationRequest": "medications",
     "MedicationStatement": "medications",
     "MedicationOrder": "medications",
+    "MedicationAdministration": "medications",
     "Immunization": "immunizations",
     "Encounter": "encounters",
     "Condition": "conditions",
@@ -191,6 +198,7 @@ _DATE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # Dates inside a Period each table reads: (period field, its start and/or end).
 _PERIOD_FIELDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "medications": (("effectivePeriod", ("start",)),),
     "encounters": (("period", ("start", "end")),),
     "conditions": (("onsetPeriod", ("start",)), ("abatementPeriod", ("start",))),
     "procedures": (("performedPeriod", ("start", "end")),),
@@ -210,9 +218,59 @@ def _has_malformed_values(resource: Resource, table: str) -> bool:
         return True
     if table == "clinical_notes" and not _is_base64(_shown_attachment(resource).get("data")):
         return True
+    if table == "medications" and (
+        _has_malformed_dosage(resource) or not isinstance(resource.get("wasNotTaken", False), bool)
+    ):
+        return True
     quantity = resource.get("valueQuantity")
     value = quantity.get("value") if isinstance(quantity, dict) else None
     return value is not None and not _is_decimal(value)
+
+
+def _first_dosage(resource: Resource) -> dict[str, Any]:
+    """The dosage the medication row describes: the first of ``dosageInstruction``/``dosage``.
+
+    MedicationAdministration's ``dosage`` is one object, the others' a list.
+    """
+    found = resource.get("dosageInstruction", resource.get("dosage"))
+    if isinstance(found, list):
+        found = found[0] if found else None
+    return found if isinstance(found, dict) else {}
+
+
+def _has_malformed_dosage(resource: Resource) -> bool:
+    """Whether the first dosage's dose amount, timing numbers or as-needed flag do not cast.
+
+    The amount is R4's first ``doseAndRate[].doseQuantity``, DSTU2's ``doseQuantity`` (orders) or
+    ``quantityQuantity`` (statements), or an administration's ``dose``.
+    """
+    dosage = _first_dosage(resource)
+    rates = [r for r in dosage.get("doseAndRate") or [] if isinstance(r, dict)]
+    quantities = [r["doseQuantity"] for r in rates if "doseQuantity" in r][:1]
+    quantities += [dosage.get(name) for name in ("doseQuantity", "quantityQuantity", "dose")]
+    amounts = [q.get("value") for q in quantities if isinstance(q, dict)]
+    timing = dosage.get("timing")
+    repeat = timing.get("repeat") if isinstance(timing, dict) else None
+    repeat = repeat if isinstance(repeat, dict) else {}
+    frequency, period = repeat.get("frequency"), repeat.get("period")
+    as_needed = dosage.get("asNeededBoolean")
+    return (
+        any(value is not None and not _is_decimal(value) for value in amounts)
+        or (period is not None and not _is_decimal(period))
+        or (frequency is not None and not _is_integer(frequency))
+        or (as_needed is not None and not isinstance(as_needed, bool))
+    )
+
+
+def _is_integer(value: object) -> bool:
+    """A JSON integer (``2.0`` too), or an integer string, as an integer column accepts."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+(\.0*)?\s*", value) is not None
 
 
 def _attachments(resource: Resource) -> list[dict[str, Any]]:
@@ -283,10 +341,21 @@ def is_entered_in_error(resource: Resource) -> bool:
     return verification == ENTERED_IN_ERROR
 
 
+def lab_rows(observation: Resource) -> int:
+    """Rows a lab Observation makes: one per component, and one for its own value, if any."""
+    components = [c for c in observation.get("component") or [] if isinstance(c, dict)]
+    has_value = any(name.startswith("value") for name in observation)
+    return len(components) + (1 if has_value or not components else 0)
+
+
 def tally(root: Path) -> Tally:
-    """Count distinct kept and entered-in-error resources per table for the files below root."""
+    """Count distinct kept and entered-in-error resources per table for the files below root.
+
+    Labs count rows (``lab_rows`` of the resource's last occurrence) rather than resources.
+    """
     kept: dict[str, set[tuple[str, str | int]]] = {table: set() for table in TABLES}
     dropped: dict[str, set[tuple[str, str | int]]] = {table: set() for table in TABLES}
+    rows: dict[tuple[str, str | int], int] = {}
     for ordinal, resource in enumerate(iter_resources(root)):
         table = table_of(resource)
         if table is None:
@@ -297,9 +366,15 @@ def tally(root: Path) -> Tally:
             continue
         target = dropped if is_entered_in_error(resource) else kept
         target[table].add((resource["resourceType"], key_id))
+        if table == "lab_results":
+            rows[(resource["resourceType"], key_id)] = lab_rows(resource)
+
+    def count(table: str, keys: set[tuple[str, str | int]]) -> int:
+        return sum(rows[key] for key in keys) if table == "lab_results" else len(keys)
+
     return Tally(
-        counts={table: len(keys) for table, keys in kept.items()},
-        entered_in_error={table: len(keys) for table, keys in dropped.items()},
+        counts={table: count(table, keys) for table, keys in kept.items()},
+        entered_in_error={table: count(table, keys) for table, keys in dropped.items()},
     )
 
 

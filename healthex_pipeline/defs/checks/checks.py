@@ -26,7 +26,7 @@ def _contract_check(model: Model) -> dg.AssetChecksDefinition:
         asset=model.name,
         name="contract",
         blocking=True,
-        description=f"Every landed row of `{model.name}` satisfies its pandera contract.",
+        description=f"Every landed row of `{model.name}` passes its contract's error-level rules.",
     )
     def _check(
         context: dg.AssetCheckExecutionContext, storage: PipelineStorage
@@ -42,6 +42,39 @@ def _contract_check(model: Model) -> dg.AssetChecksDefinition:
                 "rows": report.rows,
                 "failing_rows": report.failing_rows,
                 "failures": dg.MetadataValue.json(report.failures),
+            },
+        )
+
+    return _check
+
+
+def _warnings_check(model: Model) -> dg.AssetChecksDefinition:
+    """A WARN check: how many landed rows fail each warn-level rule (they land regardless)."""
+
+    @dg.asset_check(
+        asset=model.name,
+        name="contract_warnings",
+        description=f"Counts landed rows of `{model.name}` per warn-level contract rule.",
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, storage: PipelineStorage
+    ) -> dg.AssetCheckResult:
+        ctx = partition_context(context)
+        path = storage.warehouse().partition_file(model.name, ctx.user_key, ctx.connector)
+        if not path.exists():
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"reason": "no file landed"},
+            )
+        report = validate_table(model.name, _frame(storage.warehouse().read(path)))
+        return dg.AssetCheckResult(
+            passed=report.warning_rows == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "rows": report.rows,
+                "warning_rows": report.warning_rows,
+                "warnings": dg.MetadataValue.json(report.warnings),
             },
         )
 
@@ -92,5 +125,6 @@ def _quarantine_check(asset: str, files: str) -> dg.AssetChecksDefinition:
 asset_checks = [
     _quarantine_check("raw_fhir", "ingest-*.parquet"),
     *(_contract_check(model) for model in models()),
+    *(_warnings_check(model) for model in models()),
     *(_quarantine_check(model.name, f"curated-{model.name}.parquet") for model in models()),
 ]

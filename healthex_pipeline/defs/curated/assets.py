@@ -40,6 +40,7 @@ def _curated_asset(model: Model) -> dg.AssetsDefinition:
                 "entered_in_error_excluded": build.entered_in_error,
                 "quarantined_rows": len(build.quarantined),
                 "quarantine_reasons": dg.MetadataValue.json(dict(reasons.most_common(20))),
+                "warnings": dg.MetadataValue.json(build.warnings),
             }
         )
 
