@@ -34,8 +34,11 @@ pytest: $(VENV)/.synced
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 # Benchmarks (bench/README.md); never part of `make test`. BENCH_ARGS=--quick for 100k resources;
-# PURGE_ARGS="--users 200 1000" for a short purge run.
+# PURGE_ARGS="--users 200 1000" for a short purge run. The `bench` dependency group (fhiry,
+# matplotlib) is synced here only: `make test` does not need it.
 bench: $(VENV)/.synced
+	$(UV) sync --frozen --quiet --group bench
+	$(VENV)/bin/python -m bench.flatten_bench $(BENCH_ARGS)
 	$(VENV)/bin/python -m bench.sof_bench $(BENCH_ARGS)
 	$(VENV)/bin/python -m bench.purge_scale $(PURGE_ARGS)
 
