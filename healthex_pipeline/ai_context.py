@@ -130,7 +130,7 @@ def context_path(settings: Settings, user_key: str) -> Path:
 def _section(con: duckdb.DuckDBPyConnection, path: Path, sql: str) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    con.execute(f"CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM read_parquet('{path}')")
+    con.register("t", con.read_parquet(str(path)))
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description or []]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

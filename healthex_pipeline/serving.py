@@ -179,10 +179,16 @@ def resolve_ref(settings: Settings, user_key: str, source_ref: str) -> tuple[str
         if name not in known or not spec.serve_source_ref:
             continue
         rows = warehouse.read_table(name, user_key).select(["resource_type", "resource_id"])
-        for resource_type, resource_id in zip(*rows.to_pydict().values(), strict=True):
-            digest = hashlib.sha256(f"{key}|{resource_type}/{resource_id}".encode()).hexdigest()
-            if digest[:REF_LENGTH] == source_ref:
-                return name, resource_type, resource_id
+        # The same SQL the serving files were written with: one definition of a ref.
+        with duckdb.connect() as con:
+            con.register("candidates", rows)
+            found = con.execute(
+                "SELECT resource_type, resource_id FROM candidates "
+                f"WHERE {_ref(key, 'resource_type', 'resource_id')} = ? LIMIT 1",
+                [source_ref],
+            ).fetchall()
+        if found:
+            return name, *found[0]
     return None
 
 
