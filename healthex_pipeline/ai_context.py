@@ -15,10 +15,12 @@ from typing import Any
 
 import duckdb
 import orjson
+import pyarrow as pa
 
+from healthex_pipeline.encryption import replace_durably, sweep_stale_temps, temp_path
 from healthex_pipeline.serving import user_dir
+from healthex_pipeline.serving_store import read_rows
 from healthex_pipeline.settings import Settings
-from healthex_pipeline.warehouse import DATA_FILE
 
 CONTEXT_DIR = "ai_context"
 CONTEXT_FILE = "context.json"
@@ -127,10 +129,12 @@ def context_path(settings: Settings, user_key: str) -> Path:
     return user_dir(settings.serving_root, CONTEXT_DIR, user_key) / CONTEXT_FILE
 
 
-def _section(con: duckdb.DuckDBPyConnection, path: Path, sql: str) -> list[dict[str, Any]]:
-    if not path.exists():
+def _section(
+    con: duckdb.DuckDBPyConnection, rows: pa.Table | None, sql: str
+) -> list[dict[str, Any]]:
+    if rows is None:
         return []
-    con.register("t", con.read_parquet(str(path)))
+    con.register("t", rows)
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description or []]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -147,7 +151,7 @@ def build_context(settings: Settings, user_key: str) -> dict[str, Any]:
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
         for section, (table, sql) in SECTIONS.items():
-            document[section] = _section(con, user_dir(root, table, user_key) / DATA_FILE, sql)
+            document[section] = _section(con, read_rows(root, table, user_key), sql)
     return document
 
 
@@ -156,9 +160,14 @@ def write_context(settings: Settings, user_key: str) -> dict[str, int]:
     document = build_context(settings, user_key)
     path = context_path(settings, user_key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC))
-    tmp.replace(path)
+    sweep_stale_temps(path.parent, target=path.name)
+    tmp = temp_path(path)
+    try:
+        tmp.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC))
+        replace_durably(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return {section: len(document[section]) for section in SECTIONS}
 
 

@@ -21,7 +21,7 @@ from data_contracts.severity import Severity
 from healthex_pipeline import data_quality
 from healthex_pipeline.partition import PartitionContext
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
-from healthex_pipeline.quarantine import QuarantineEntry, to_table
+from healthex_pipeline.quarantine import ContentError, QuarantineEntry, to_table
 from healthex_pipeline.raw_zone import RawPartition
 from healthex_pipeline.staging import StagingPartition
 from healthex_pipeline.transforms import Model
@@ -112,12 +112,16 @@ def build_table(
         "CREATE OR REPLACE TEMP VIEW reference_targets AS SELECT DISTINCT full_url, "
         "resource_type, resource_id FROM raw_resources WHERE full_url IS NOT NULL"
     )
-    result = pl.from_arrow(
-        con.sql(
-            model.sql,
-            params={"user_key": ctx.user_key, "connector": ctx.connector, "run_id": ctx.run_id},
-        ).to_arrow_table()
-    )
+    try:
+        result = pl.from_arrow(
+            con.sql(
+                model.sql,
+                params={"user_key": ctx.user_key, "connector": ctx.connector, "run_id": ctx.run_id},
+            ).to_arrow_table()
+        )
+    except duckdb.Error as error:
+        # DuckDB quotes the value it failed on; the run's event log keeps exception messages.
+        raise ContentError(model.name, "curated model", error) from None
     assert isinstance(result, pl.DataFrame)
     error_mask = pl.col("_cast_errors").list.len() > 0
     entered_in_error = result.filter(pl.col("_entered_in_error") & ~error_mask).height

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import re
 import shutil
 import uuid
@@ -34,7 +33,7 @@ from healthex_pipeline.ai_context import write_context
 from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.consent.store import ConsentStore
 from healthex_pipeline.defs.partitions import users
-from healthex_pipeline.encryption import Vault
+from healthex_pipeline.encryption import Vault, replace_durably, sweep_stale_temps, temp_path
 from healthex_pipeline.keys import KeyDestroyedError
 from healthex_pipeline.landing import scan
 from healthex_pipeline.landing_store import LandingStore
@@ -42,7 +41,8 @@ from healthex_pipeline.notifications import TABLE
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
 from healthex_pipeline.raw_zone import RawPartition, sha256_file
 from healthex_pipeline.registry import PseudonymRegistry
-from healthex_pipeline.serving import build_user, user_folders
+from healthex_pipeline.serving import build_user, serving_tables, user_folders
+from healthex_pipeline.serving_store import replace_rows, tables_holding
 from healthex_pipeline.settings import CONNECTORS, Settings, partition_dir
 from healthex_pipeline.sqlite import compact
 from healthex_pipeline.staging import StagingPartition
@@ -120,12 +120,13 @@ def _remove_file(report: LayerReport, path: Path, vault: Vault) -> None:
 
 def _remove_tree(report: LayerReport, root: Path, vault: Vault) -> None:
     """Remove one partition directory file by file (each counted and hashed), then the folder."""
-    if not root.exists():
-        return
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        _remove_file(report, path, vault)
-    shutil.rmtree(root)
-    if not any(root.parent.iterdir()):  # the user=<key> folder, once its last connector is gone
+    if root.exists():
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            _remove_file(report, path, vault)
+        shutil.rmtree(root)
+    # The user=<key> folder, once its last connector is gone; also when a killed purge removed
+    # the connector's folder and not this one (its name still carries the pseudonym).
+    if root.parent.exists() and not any(root.parent.iterdir()):
         root.parent.rmdir()
 
 
@@ -162,6 +163,10 @@ def _purge_serving(settings: Settings, cert: Certificate) -> None:
     rebuilt from the remaining connectors' curated rows (the purged one's are gone by now).
     """
     report = _layer(cert, "serving")
+    for table in serving_tables():
+        removed = replace_rows(settings.serving_root, table, cert.user_key, None)
+        report.rows += removed
+        report.files += bool(removed)  # the user's bucket of the table, rewritten without them
     for folder in user_folders(settings, cert.user_key):
         _remove_tree(report, folder, settings.vault())
     if not cert.whole_user:
@@ -187,6 +192,8 @@ def _verify(settings: Settings, cert: Certificate, instance: dg.DagsterInstance)
         for connector in cert.connectors:
             if partition_dir(root, cert.user_key, connector).exists():
                 remaining.append(f"directory in {root.name}")
+        if cert.whole_user and (root / f"user={cert.user_key}").exists():
+            remaining.append(f"user directory in {root.name}")
     statuses = ConnectionStore(settings.registry_path).statuses(cert.user_key)
     remaining += [
         f"connection row {s.connector}" for s in statuses if s.connector in cert.connectors
@@ -196,6 +203,10 @@ def _verify(settings: Settings, cert: Certificate, instance: dg.DagsterInstance)
     if cert.whole_user:
         remaining += [
             f"directory in serving/{f.parent.name}" for f in user_folders(settings, cert.user_key)
+        ]
+        remaining += [
+            f"rows in serving/{table}"
+            for table in tables_holding(settings.serving_root, cert.user_key)
         ]
         if PseudonymRegistry(settings.registry_path).is_registered(cert.user_key):
             remaining.append("account row")
@@ -411,19 +422,27 @@ def _request_lock(settings: Settings, deletion_id: str) -> Iterator[None]:
         yield
 
 
-def _save_request(settings: Settings, cert: Certificate) -> None:
-    path = _request_path(settings, cert.deletion_id)
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` whole (a kill leaves the old file or the new one, never half of one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(cert.to_json())
-    os.replace(tmp, path)
+    sweep_stale_temps(path.parent, target=path.name)
+    tmp = temp_path(path)
+    try:
+        tmp.write_bytes(data)
+        replace_durably(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _save_request(settings: Settings, cert: Certificate) -> None:
+    _write_atomically(_request_path(settings, cert.deletion_id), cert.to_json())
 
 
 def _store_certificate(settings: Settings, cert: Certificate) -> None:
     """Certificates live in the compliance store; they hold pseudonyms, counts and hashes only."""
     certificates = settings.home / "compliance" / "certificates"
-    certificates.mkdir(parents=True, exist_ok=True)
-    (certificates / f"{cert.deletion_id}.json").write_bytes(cert.to_json())
+    _write_atomically(certificates / f"{cert.deletion_id}.json", cert.to_json())
 
 
 def disconnect(settings: Settings, account_id: str, connector: str, org: str) -> Certificate:

@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from healthex_pipeline.ai_context import context_path
+from healthex_pipeline.encryption import sweep_stale_temps
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
 from healthex_pipeline.raw_zone import InboxFile, RawPartition, sha256_file
 from healthex_pipeline.registry import PseudonymRegistry
 from healthex_pipeline.runs import run_partition
-from healthex_pipeline.settings import Settings
+from healthex_pipeline.serving_store import SCHEMA_BUCKET, bucket_file, bucket_of
+from healthex_pipeline.settings import Settings, partition_dir
 from healthex_pipeline.transforms import models
 from healthex_pipeline.warehouse import Warehouse
 
@@ -59,6 +62,7 @@ def import_files(
     settings.ensure()
     user_key = PseudonymRegistry(settings.registry_path).user_key(account_id)
     position_of = {sha256_file(f.path)[0]: index for index, f in enumerate(files, start=1)}
+    sweep_killed_writes(settings, user_key, connector)
     RawPartition.at(settings, user_key, connector).stage(files, "file-import")
     outcome = run_partition(settings, user_key, connector, serve=serve)
     warehouse = Warehouse.for_settings(settings)
@@ -73,6 +77,31 @@ def import_files(
         inputs=len(files),
         rows_by_table=rows,
         quarantined=_quarantined_for(warehouse, user_key, connector, position_of),
+    )
+
+
+def sweep_killed_writes(settings: Settings, user_key: str, connector: str) -> int:
+    """Remove temp files a killed run of this partition (or the user's serving) left; the count.
+
+    Writers replace files atomically, so a kill leaves at most a temp beside its target; the raw
+    zone sweeps its own under its lock, this covers staging, curated and serving.
+    """
+    mine = [partition_dir(settings.staging_root, user_key, connector)]
+    tables = settings.warehouse_root
+    for table in sorted(p for p in tables.iterdir() if p.is_dir()) if tables.exists() else []:
+        mine.append(partition_dir(table, user_key, connector))
+    # Shared folders are swept flat, never walked: each curated table's schema file sits beside
+    # every user's folder, and serving keeps the user's rows in one bucket a table (beside its
+    # schema bucket) and their AI context in their own folder. Only dead writers' temps go.
+    flat = sorted(p for p in tables.iterdir() if p.is_dir()) if tables.exists() else []
+    serving = settings.serving_root
+    flat.append(serving)
+    for table in sorted(p for p in serving.iterdir() if p.is_dir()) if serving.exists() else []:
+        for bucket in (bucket_of(user_key), SCHEMA_BUCKET):
+            flat.append(bucket_file(serving, table.name, bucket).parent)
+    mine.append(context_path(settings, user_key).parent)
+    return sum(sweep_stale_temps(root) for root in mine if root.exists()) + sum(
+        sweep_stale_temps(root, recursive=False) for root in flat if root.exists()
     )
 
 

@@ -15,7 +15,7 @@ import duckdb
 
 from healthex_pipeline.partition import PartitionContext
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
-from healthex_pipeline.quarantine import QuarantineEntry, to_table
+from healthex_pipeline.quarantine import QuarantineEntry, content_reason, to_table
 from healthex_pipeline.raw_zone import RawObject, RawPartition
 from healthex_pipeline.settings import Settings
 from healthex_pipeline.staging import StagingPartition
@@ -77,7 +77,14 @@ def _unpack_object(
     except InputRejected as exc:
         framed = Framed.empty()
         rejected_whole = [QuarantineEntry("ingest", obj.sha256, "file", None, None, str(exc))]
-    unpacked = unpack(con, framed, obj.sha256, fhir_version)
+    try:
+        unpacked = unpack(con, framed, obj.sha256, fhir_version)
+    except duckdb.Error as exc:
+        # Content the unpack statement cannot take; the engine's message may quote it.
+        unpacked = unpack(con, Framed.empty(), obj.sha256, fhir_version)
+        rejected_whole = [
+            QuarantineEntry("ingest", obj.sha256, "file", None, None, content_reason(exc))
+        ]
     entries = rejected_whole + [
         QuarantineEntry("ingest", obj.sha256, loc, rtype, rid, reason)
         for loc, rtype, rid, reason in unpacked.quarantined

@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,25 +90,36 @@ class KeyStore:
             KeyDestroyedError: no key and ``create`` is false.
         """
         name = key_id(user_key, connector)
-        select = "SELECT wrapped FROM partition_keys WHERE user_key = ? AND connector = ?"
         with connect(self.path) as con:
-            row = con.execute(select, (user_key, connector)).fetchone()
-            if row is None and create:
-                # Only a partition's first write takes the write lock; a racing writer's key
-                # wins the INSERT and both read it back.
-                nonce = os.urandom(_NONCE_BYTES)
-                wrapped = nonce + self._master.encrypt(
-                    nonce, AESGCM.generate_key(bit_length=256), name.encode()
-                )
-                con.execute(
-                    "INSERT OR IGNORE INTO partition_keys VALUES (?, ?, ?, ?)",
-                    (user_key, connector, wrapped, datetime.now(UTC).isoformat()),
-                )
-                row = con.execute(select, (user_key, connector)).fetchone()
-        if row is None:
+            blob = self._wrapped(con, user_key, connector, create)
+        if blob is None:
             raise KeyDestroyedError("no data key for the partition (destroyed or never made)")
-        blob: bytes = row[0]
         return self._master.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], name.encode())
+
+    def create_keys(self, partitions: Sequence[tuple[str, str]]) -> None:
+        """Make the missing keys of many (user, connector) partitions in one transaction."""
+        with connect(self.path) as con:
+            for user_key, connector in partitions:
+                self._wrapped(con, user_key, connector, create=True)
+
+    def _wrapped(
+        self, con: sqlite3.Connection, user_key: str, connector: str, create: bool
+    ) -> bytes | None:
+        select = "SELECT wrapped FROM partition_keys WHERE user_key = ? AND connector = ?"
+        row = con.execute(select, (user_key, connector)).fetchone()
+        if row is None and create:
+            # Only a partition's first write takes the write lock; a racing writer's key wins
+            # the INSERT and both read it back.
+            nonce = os.urandom(_NONCE_BYTES)
+            wrapped = nonce + self._master.encrypt(
+                nonce, AESGCM.generate_key(bit_length=256), key_id(user_key, connector).encode()
+            )
+            con.execute(
+                "INSERT OR IGNORE INTO partition_keys VALUES (?, ?, ?, ?)",
+                (user_key, connector, wrapped, datetime.now(UTC).isoformat()),
+            )
+            row = con.execute(select, (user_key, connector)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def destroy(self, user_key: str, connector: str) -> int:
         """Delete a partition's key; returns how many rows went (0 or 1)."""

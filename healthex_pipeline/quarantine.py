@@ -30,6 +30,27 @@ SCHEMA = pa.schema(
 )
 
 
+class ContentError(Exception):
+    """An error FHIR content raised in an engine, re-raised with type, position and reason only.
+
+    Engine messages quote the offending value (DuckDB: ``Could not convert string '…'``) and
+    Dagster keeps an exception's message and its causes in the run's event log, so the message
+    here names the resource type, the position and the error's class, and callers raise it
+    ``from None`` to drop the original.
+    """
+
+    def __init__(self, resource_type: str | None, position: str, error: BaseException) -> None:
+        self.resource_type = resource_type
+        self.position = position
+        self.reason = content_reason(error)
+        super().__init__(f"{resource_type or 'resources'} at {position}: {self.reason}")
+
+
+def content_reason(error: BaseException) -> str:
+    """A PHI-free reason for an engine error: its class, never its message."""
+    return f"engine error ({type(error).__name__})"
+
+
 @dataclass(frozen=True)
 class QuarantineEntry:
     """One set-aside input: a whole object, a line or entry, or a curated row."""

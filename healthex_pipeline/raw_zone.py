@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from healthex_pipeline.encryption import Vault
+from healthex_pipeline.encryption import Vault, fsync_dir, sweep_stale_temps, temp_path
 from healthex_pipeline.settings import Settings, partition_dir
 
 _CHUNK = 1 << 20
@@ -163,7 +163,7 @@ class RawPartition:
         ``source`` is a PHI-free description of the delivery (e.g. a task id), kept in batch.json.
         """
         batch = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
-        tmp = self.inbox / f".{batch}.tmp"
+        tmp = temp_path(self.inbox / batch)
         tmp.mkdir(parents=True)
         try:
             names = []
@@ -171,10 +171,17 @@ class RawPartition:
                 with (tmp / f"{index:05d}").open("wb") as handle:
                     for chunk in chunks:
                         handle.write(chunk)
+                    handle.flush()
+                    os.fsync(handle.fileno())
                 names.append(name)
             meta = {"kind": source_kind, "names": names, "source": source}
-            (tmp / "batch.json").write_bytes(orjson.dumps(meta))
+            with (tmp / "batch.json").open("wb") as handle:
+                handle.write(orjson.dumps(meta))
+                handle.flush()
+                os.fsync(handle.fileno())
+            fsync_dir(tmp)
             os.replace(tmp, self.inbox / batch)
+            fsync_dir(self.inbox)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -182,14 +189,43 @@ class RawPartition:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold this partition's raw-zone lock (an OS file lock, released if the process dies)."""
+        """Hold this partition's raw-zone lock (an OS file lock, released if the process dies).
+
+        Whoever takes the lock first removes what a killed writer left: temp files and folders
+        (a half-written object, manifest or inbox batch) and objects no manifest or pending batch
+        names (see ``sweep_orphans``), so the zone holds only whole, referenced objects.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / ".lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                sweep_stale_temps(self.root)
+                self.sweep_orphans()
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def sweep_orphans(self) -> int:
+        """Remove objects neither a manifest nor a pending inbox batch names; returns the count.
+
+        Landing writes objects before the manifest, and the batch stays in the inbox until the
+        manifest is written, so a killed landing leaves objects its batch will name again; an
+        object outside both (its batch dropped without a commit) is unreachable and goes. Called
+        with the lock held. A batch's objects are known by hashing its files, so this runs only
+        when the zone holds an object no manifest names.
+        """
+        if not self.objects_dir.exists():
+            return 0
+        present = {p.name for p in self.objects_dir.iterdir() if not p.name.startswith(".")}
+        unnamed = present - {o.sha256 for m in self.manifests() for o in m.objects}
+        if unnamed:
+            for batch in self.pending_batches():
+                for path in batch.iterdir():
+                    if path.name != "batch.json":
+                        unnamed.discard(sha256_file(path)[0])
+        for sha in unnamed:
+            self.object_path(sha).unlink(missing_ok=True)
+        return len(unnamed)
 
     def pending_batches(self) -> list[Path]:
         """Complete inbox batches, oldest first."""
@@ -238,7 +274,11 @@ class RawPartition:
         is_new = not target.exists()
         if is_new:
             self.vault.seal_bytes(manifest.to_json(), target, self.user_key, self.connector)
-        shutil.rmtree(batch)
+        # Renamed out of the inbox first: a kill while removing it leaves a temp folder (swept),
+        # never a half-removed batch that the next landing would fail to read.
+        done = temp_path(batch)
+        os.replace(batch, done)
+        shutil.rmtree(done)
         return is_new
 
     def manifests(self) -> Iterator[Manifest]:

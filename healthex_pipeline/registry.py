@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,27 +47,36 @@ class PseudonymRegistry:
 
     def user_key(self, account_id: str) -> str:
         """Return the account's pseudonym, registering the account on first sight."""
-        if not account_id.strip():
+        return self.user_keys([account_id])[0]
+
+    def user_keys(self, account_ids: Sequence[str]) -> list[str]:
+        """Pseudonyms of many accounts, registering new ones, in one transaction (bulk sign-up)."""
+        if any(not a.strip() for a in account_ids):
             raise ValueError("account id is empty")
+        select = "SELECT user_key FROM accounts WHERE account_id = ?"
+        keys = []
         with connect(self._path) as con:
-            row = con.execute(
-                "SELECT user_key FROM accounts WHERE account_id = ?", (account_id,)
-            ).fetchone()
-            if row:
-                return str(row[0])
             (secret,) = con.execute("SELECT secret FROM registry_secret").fetchone()
-            salt = secrets.token_bytes(16)
-            digest = hmac.new(secret, salt + account_id.encode(), hashlib.sha256).hexdigest()
-            # OR IGNORE: if another process registered the account meanwhile, its key stands.
-            con.execute(
-                "INSERT OR IGNORE INTO accounts (account_id, salt, user_key, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (account_id, salt, f"u_{digest[:24]}", datetime.now(UTC).isoformat()),
-            )
-            (key,) = con.execute(
-                "SELECT user_key FROM accounts WHERE account_id = ?", (account_id,)
-            ).fetchone()
-            return str(key)
+            for account_id in account_ids:
+                row = con.execute(select, (account_id,)).fetchone()
+                if row is None:
+                    salt = secrets.token_bytes(16)
+                    digest = hmac.new(secret, salt + account_id.encode(), hashlib.sha256)
+                    # OR IGNORE: if another process registered the account meanwhile, its key
+                    # stands.
+                    con.execute(
+                        "INSERT OR IGNORE INTO accounts (account_id, salt, user_key, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (
+                            account_id,
+                            salt,
+                            f"u_{digest.hexdigest()[:24]}",
+                            datetime.now(UTC).isoformat(),
+                        ),
+                    )
+                    row = con.execute(select, (account_id,)).fetchone()
+                keys.append(str(row[0]))
+        return keys
 
     def is_registered(self, user_key: str) -> bool:
         """Whether a pseudonym belongs to a live account (deliveries to others are refused)."""

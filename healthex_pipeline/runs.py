@@ -5,11 +5,25 @@ Runs execute in this process (no daemon needed), but against the same instance s
 the Dagster daemon does in production: evaluate each sensor, then launch what it requested.
 ``run_deletion`` carries out one recorded deletion request as a run of ``deletion_job``, and
 ``run_serving`` rebuilds a user's serving assets once their partitions have run.
+
+In-process runs bypass the instance's run queue, so its limits (``instance_config``) do not
+apply to them; what holds here: the ``vendor_api`` pool (the in-process executor claims its
+slots from the instance), and a file lock per partition (and per user for serving) under
+``HEALTHEX_HOME/locks``, so two runs of one partition never overlap: the second waits, and
+past ``wait_seconds`` is refused with ``PartitionBusyError``. A run holds its lock until it
+ends, so an in-process run still "in progress" when its lock is free died with its process:
+the next in-process run (of any partition) marks it failed and frees its pool slots, which
+Dagster would otherwise keep claimed (a killed worker never releases them).
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
 from concurrent.futures import Executor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
@@ -18,6 +32,8 @@ from healthex_pipeline.definitions import build_defs
 from healthex_pipeline.defs.deletion.assets import DELETION_TAG, deletion_run_config
 from healthex_pipeline.defs.partitions import ensure_users, partition_key
 from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.instance_config import POSTGRES_URL_ENV
+from healthex_pipeline.locks import file_lock
 from healthex_pipeline.settings import Settings
 
 
@@ -29,14 +45,113 @@ class RunOutcome:
     success: bool
 
 
+LOCK_WAIT_SECONDS = 600.0
+"""How long a run waits for another run of its partition to finish before it is refused."""
+IN_PROCESS_TAG = "healthex/in_process"
+"""On runs this module executes in-process (outside the run queue), holding the lock; the value
+names the host and home whose locks they hold (``lock_scope``), since a PostgreSQL instance
+can be shared by several."""
+LOCK_TAG = "healthex/lock"
+"""The lock an in-process run holds while it runs (a partition key, a user, or a batch's)."""
+_IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+class PartitionBusyError(RuntimeError):
+    """Another run of the same partition is in progress (the message names the pseudonym only)."""
+
+
+def lock_scope(settings: Settings) -> str:
+    """Where an in-process run's lock lives: this host's HEALTHEX_HOME."""
+    return f"{socket.gethostname()}:{settings.home}"
+
+
+def in_process_tags(settings: Settings, lock: str) -> dict[str, str]:
+    """Tags of a run executed here while holding ``lock`` (see ``fail_dead_runs``)."""
+    return {IN_PROCESS_TAG: lock_scope(settings), LOCK_TAG: lock}
+
+
 def instance_for(settings: Settings) -> dg.DagsterInstance:
-    """The persistent Dagster instance of this HEALTHEX_HOME."""
+    """The persistent Dagster instance of this HEALTHEX_HOME.
+
+    Loading is serialized per home: the first load creates the storage, and two processes
+    creating SQLite storage at once stamp its schema version twice, breaking every later load.
+    """
     settings.ensure()
-    return dg.DagsterInstance.from_config(str(settings.dagster_home))
+    if settings.instance.postgres and not os.environ.get(POSTGRES_URL_ENV):
+        raise RuntimeError(f"the Dagster instance is on PostgreSQL but {POSTGRES_URL_ENV} is unset")
+    with file_lock(settings, "instance", LOCK_WAIT_SECONDS) as acquired:
+        if not acquired:
+            raise RuntimeError("the Dagster instance stayed locked by another process")
+        repair_event_index(settings)
+        return dg.DagsterInstance.from_config(str(settings.dagster_home))
+
+
+def repair_event_index(settings: Settings) -> bool:
+    """Remove a Dagster event-log index left empty by a kill while it was being created; True if so.
+
+    Dagster's SQLite event log creates ``history/runs/index.db`` only when the file is absent,
+    and the file appears (on connect) before its tables: a process killed in between leaves a
+    file without tables, and every later run fails on a missing table. Such a file holds nothing,
+    so removing it lets the next load create it whole. ``instance_for`` calls this under the
+    instance lock, so a live first load is never interrupted.
+    """
+    index = settings.dagster_home / "history" / "runs" / "index.db"
+    if settings.instance.postgres or not index.exists():
+        return False
+    with closing(sqlite3.connect(index)) as con:
+        (tables,) = con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    if tables:
+        return False
+    index.unlink()
+    return True
+
+
+@contextmanager
+def exclusive(settings: Settings, name: str, wait_seconds: float) -> Iterator[None]:
+    """Hold the lock ``name`` (a partition key) for a run; wait for it, then refuse."""
+    with file_lock(settings, f"partition={name}", wait_seconds) as acquired:
+        if not acquired:
+            raise PartitionBusyError(
+                f"partition {name} already has a run in progress; try again once it has finished"
+            )
+        yield
+
+
+def fail_dead_runs(settings: Settings, instance: dg.DagsterInstance, held: str) -> list[str]:
+    """Mark failed the in-process runs left in progress by a dead process; free their slots.
+
+    Every in-process run holds its partition's lock until it ends, so one still in progress
+    whose lock is free, or is ``held`` (the partition whose lock the caller holds), has no
+    process left. A killed run's pool slots would otherwise stay claimed and, once as many as
+    the pool's limit leaked, block every vendor step of every partition.
+    """
+    dead = []
+    for run in instance.get_runs(
+        dg.RunsFilter(statuses=_IN_PROGRESS, tags={IN_PROCESS_TAG: lock_scope(settings)})
+    ):
+        lock = run.tags.get(LOCK_TAG, "")
+        if lock == held:
+            dead.append(run)
+            continue
+        with file_lock(settings, f"partition={lock}", 0) as free:
+            if free:
+                dead.append(run)
+    for run in dead:
+        instance.report_run_failed(run, "its process ended without finishing the run")
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+    return [run.run_id for run in dead]
 
 
 # Event details stay in the instance (the UI); the terminal gets the caller's summary.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+IMPORT_TAGS = {"healthex/command": "import"}
 
 
 def run_partition(
@@ -45,41 +160,63 @@ def run_partition(
     connector: str,
     tags: dict[str, str] | None = None,
     serve: bool = True,
+    wait_seconds: float = LOCK_WAIT_SECONDS,
 ) -> RunOutcome:
     """Register the user's partition if new and run the partition pipeline for it.
 
     With ``serve`` (the default) a successful run is followed by the user's serving run, so
     the AI team's files follow every change; callers running several partitions of one user
-    at once pass ``serve=False`` and call ``run_serving`` once they have all finished.
+    at once pass ``serve=False`` and call ``run_serving`` once they have all finished. A run
+    of the same partition in progress is waited for up to ``wait_seconds``; past that this
+    raises ``PartitionBusyError``.
     """
     instance = instance_for(settings)
     ensure_users(instance, [user_key])
     job = build_defs(settings).resolve_job_def("partition_pipeline")
-    result = job.execute_in_process(
-        instance=instance,
-        partition_key=partition_key(user_key, connector),
-        raise_on_error=False,
-        run_config=QUIET,
-        tags=tags or {"healthex/command": "import"},
-    )
+    key = partition_key(user_key, connector)
+    with exclusive(settings, str(key), wait_seconds):
+        fail_dead_runs(settings, instance, str(key))
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=key,
+            raise_on_error=False,
+            run_config=QUIET,
+            tags={
+                **(tags or {"healthex/command": "import"}),
+                **in_process_tags(settings, str(key)),
+            },
+        )
     if result.success and serve:
-        serving = run_serving(settings, user_key, tags)
+        serving = run_serving(settings, user_key, tags, wait_seconds)
         return RunOutcome(run_id=result.run_id, success=serving.success)
     return RunOutcome(run_id=result.run_id, success=result.success)
 
 
 def run_serving(
-    settings: Settings, user_key: str, tags: dict[str, str] | None = None
+    settings: Settings,
+    user_key: str,
+    tags: dict[str, str] | None = None,
+    wait_seconds: float = LOCK_WAIT_SECONDS,
 ) -> RunOutcome:
-    """Rebuild one user's serving tables and AI context (what the automation sensor would do)."""
+    """Rebuild one user's serving tables and AI context (what the automation sensor would do).
+
+    One user's serving runs are serialized like a partition's (their partition key is the
+    user's pseudonym).
+    """
     job = build_defs(settings).resolve_job_def("serving_job")
-    result = job.execute_in_process(
-        instance=instance_for(settings),
-        partition_key=user_key,
-        raise_on_error=False,
-        run_config=QUIET,
-        tags=tags or {"healthex/command": "import"},
-    )
+    instance = instance_for(settings)
+    with exclusive(settings, user_key, wait_seconds):
+        fail_dead_runs(settings, instance, user_key)
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=user_key,
+            raise_on_error=False,
+            run_config=QUIET,
+            tags={
+                **(tags or {"healthex/command": "import"}),
+                **in_process_tags(settings, user_key),
+            },
+        )
     return RunOutcome(run_id=result.run_id, success=result.success)
 
 

@@ -1,14 +1,15 @@
 """The AI team's serving layer: each user's current facts as plaintext Parquet, and a catalog.
 
 Per user and table, the `<table>_current` rows (see current.py) are projected onto the columns
-``transforms/current.toml`` allows and written to ``serving/<table>/user_key=<key>/data.parquet``;
-``patient_timeline`` is materialized the same way, so reading one user's timeline is one small
-file. ``serving/catalog.duckdb`` holds only views (schema ``serving``) over those files: the AI
-team opens it read-only and never sees raw, staging or curated files, or the key store.
+``transforms/current.toml`` allows and stored in the user's bucket of the table (see
+serving_store.py: ``serving/<table>/bucket=<bb>/data.parquet``, a ``user_key`` column, sorted by
+it); ``patient_timeline`` is materialized the same way. ``serving/catalog.duckdb`` holds only
+views (schema ``serving``) over those files: the AI team opens it read-only and never sees raw,
+staging or curated files, or the key store.
 
 The files are plaintext because a reader outside the pipeline must open them with plain DuckDB
-(which cannot decrypt the pipeline's Parquet). They hold no direct identifiers, and a purge
-unlinks the user's folder in every serving table: removing the folder is the whole deletion.
+(which cannot decrypt the pipeline's Parquet). They hold no direct identifiers; a purge rewrites
+the user's bucket of every serving table without their rows and removes their AI context folder.
 
 Rows are named by ``source_ref``, never by the FHIR id: some sources build ids from the
 patient's member number (Cigna's ``Condition/ifp-<member id>-…``). A ref is a keyed hash of
@@ -21,26 +22,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import shutil
-import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from healthex_pipeline import duck
 from healthex_pipeline.current import CurrentSpec, current_sql, specs
+from healthex_pipeline.encryption import replace_durably, sweep_stale_temps, temp_path
 from healthex_pipeline.keys import load_master_key
+from healthex_pipeline.serving_store import SCHEMA_BUCKET, bucket_file, replace_users, table_glob
 from healthex_pipeline.settings import Settings
-from healthex_pipeline.warehouse import DATA_FILE, Warehouse
+from healthex_pipeline.warehouse import Warehouse
 
 CATALOG_FILE = "catalog.duckdb"
 SCHEMA = "serving"
 TIMELINE = "patient_timeline"
-SCHEMA_PARTITION = "_schema"
-"""A zero-row file per table in ``user_key=_schema`` keeps every view valid with no users."""
 
 ENCOUNTER_TYPE = "'Encounter'"
 """The SQL literal encounter refs are made with (encounter_id names an Encounter)."""
@@ -70,34 +70,13 @@ class ServingBuild:
 
 
 def user_dir(root: Path, table: str, user_key: str) -> Path:
-    """A user's hive partition of one serving table (a purge removes the folder)."""
+    """A user's own folder under ``table`` (the AI context's; a purge removes the folder)."""
     return root / table / f"user_key={user_key}"
 
 
 def serving_tables() -> list[str]:
     """Every table of the serving schema, the timeline last."""
     return [*specs(), TIMELINE]
-
-
-def _write(path: Path, table: pa.Table) -> None:
-    """Replace ``path`` atomically (a reader sees the old file or the new one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-
-
-def _store(root: Path, name: str, user_key: str, table: pa.Table) -> int:
-    """Write one user's rows of one serving table (none: no file) and keep its schema file."""
-    schema_path = user_dir(root, name, SCHEMA_PARTITION) / DATA_FILE
-    if not schema_path.exists() or not pq.read_schema(schema_path).equals(table.schema):
-        _write(schema_path, table.schema.empty_table())
-    path = user_dir(root, name, user_key) / DATA_FILE
-    if table.num_rows:
-        _write(path, table)
-    else:
-        shutil.rmtree(path.parent, ignore_errors=True)
-    return table.num_rows
 
 
 def ref_key(settings: Settings) -> str:
@@ -138,36 +117,55 @@ def _timeline_sql(available: list[str]) -> str:
     return " UNION ALL ".join(parts) + " ORDER BY event_at NULLS LAST, kind, source_ref"
 
 
-def build_user(settings: Settings, user_key: str) -> ServingBuild:
-    """Rebuild one user's serving files from their curated rows of every connector."""
+def _served(
+    con: duckdb.DuckDBPyConnection, settings: Settings, key: str, user_key: str, build: ServingBuild
+) -> dict[str, pa.Table]:
+    """One user's serving tables and timeline from their curated rows; counts into ``build``."""
     warehouse = Warehouse.for_settings(settings)
-    root = settings.serving_root
     known = set(warehouse.tables())
+    tables: dict[str, pa.Table] = {}
+    for name, spec in specs().items():
+        if name not in known:
+            continue
+        con.register(f"base_{name}", warehouse.read_table(name, user_key))
+        con.execute(f"CREATE TEMP TABLE cur_{name} AS {current_sql(spec, f'base_{name}')}")
+        tables[name] = con.sql(f"SELECT {_projection(spec, key)} FROM cur_{name}").to_arrow_table()
+        con.register(f"srv_{name}", tables[name])
+        ((collapsed,),) = con.execute(
+            f"SELECT coalesce(sum(copies - 1), 0) FROM cur_{name}"
+        ).fetchall()
+        build.duplicates_collapsed[name] = build.duplicates_collapsed.get(name, 0) + int(collapsed)
+    tables[TIMELINE] = (
+        con.sql(_timeline_sql(list(tables))).to_arrow_table().cast(TIMELINE_SCHEMA)
+        if tables
+        else TIMELINE_SCHEMA.empty_table()
+    )
+    for name, table in tables.items():
+        build.rows[name] = build.rows.get(name, 0) + table.num_rows
+    return tables
+
+
+def build_users(settings: Settings, user_keys: Sequence[str]) -> ServingBuild:
+    """Rebuild users' serving rows from their curated rows of every connector.
+
+    Each table's buckets are written once for all the users (a batched run's users share them).
+    """
     key = ref_key(settings)
     build = ServingBuild()
-    available: list[str] = []
-    with duck.connect() as con:
-        for name, spec in specs().items():
-            if name not in known:
-                continue
-            con.register(f"base_{name}", warehouse.read_table(name, user_key))
-            con.execute(f"CREATE TEMP TABLE cur_{name} AS {current_sql(spec, f'base_{name}')}")
-            served = con.sql(f"SELECT {_projection(spec, key)} FROM cur_{name}").to_arrow_table()
-            con.register(f"srv_{name}", served)
-            available.append(name)
-            build.rows[name] = _store(root, name, user_key, served)
-            ((collapsed,),) = con.execute(
-                f"SELECT coalesce(sum(copies - 1), 0) FROM cur_{name}"
-            ).fetchall()
-            build.duplicates_collapsed[name] = int(collapsed)
-        timeline = (
-            con.sql(_timeline_sql(available)).to_arrow_table().cast(TIMELINE_SCHEMA)
-            if available
-            else TIMELINE_SCHEMA.empty_table()
-        )
-        build.rows[TIMELINE] = _store(root, TIMELINE, user_key, timeline)
+    by_table: dict[str, dict[str, pa.Table]] = defaultdict(dict)
+    for user_key in user_keys:
+        with duck.connect() as con:
+            for name, table in _served(con, settings, key, user_key, build).items():
+                by_table[name][user_key] = table
+    for name, by_user in by_table.items():
+        replace_users(settings.serving_root, name, by_user)
     write_catalog(settings)
     return build
+
+
+def build_user(settings: Settings, user_key: str) -> ServingBuild:
+    """Rebuild one user's serving rows (a one-connector purge serves what is left)."""
+    return build_users(settings, [user_key])
 
 
 def resolve_ref(settings: Settings, user_key: str, source_ref: str) -> tuple[str, str, str] | None:
@@ -193,7 +191,7 @@ def resolve_ref(settings: Settings, user_key: str, source_ref: str) -> tuple[str
 
 
 def user_folders(settings: Settings, user_key: str) -> list[Path]:
-    """The user's folder in every serving table (and the AI context), as they exist now."""
+    """The user's own folders in serving (the AI context), as they exist now."""
     root = settings.serving_root
     if not root.exists():
         return []
@@ -205,17 +203,15 @@ def user_folders(settings: Settings, user_key: str) -> list[Path]:
 
 
 def _catalog_sql(root: Path) -> str:
-    """The catalog's DDL: one view per built serving table over its hive-partitioned files."""
+    """The catalog's DDL: one view per built serving table over its bucket files."""
     statements = [f"CREATE SCHEMA {SCHEMA}"]
     for name in serving_tables():
-        if not user_dir(root, name, SCHEMA_PARTITION).exists():
+        if not bucket_file(root, name, SCHEMA_BUCKET).exists():
             continue
-        files = str(root / name / "*" / DATA_FILE).replace("'", "''")
+        files = table_glob(root, name).replace("'", "''")
         statements.append(
-            f"CREATE VIEW {SCHEMA}.{name} AS SELECT user_key, * EXCLUDE (user_key) "
-            f"FROM read_parquet('{files}', hive_partitioning = true, union_by_name = true, "
-            "hive_types = {'user_key': VARCHAR}) "
-            f"WHERE user_key <> '{SCHEMA_PARTITION}'"
+            f"CREATE VIEW {SCHEMA}.{name} AS SELECT * "
+            f"FROM read_parquet('{files}', hive_partitioning = false, union_by_name = true)"
         )
     return ";\n".join(statements) + ";\n"
 
@@ -234,12 +230,20 @@ def write_catalog(settings: Settings) -> Path:
     if path.exists() and stamp.exists() and stamp.read_text() == digest:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{CATALOG_FILE}.{uuid.uuid4().hex}.tmp")
-    with duckdb.connect(str(tmp)) as con:
-        con.execute(ddl)
-    os.chmod(tmp, 0o444)
-    os.replace(tmp, path)
-    stamp.write_text(digest)
+    sweep_stale_temps(path.parent, recursive=False)
+    tmp = temp_path(path)
+    try:
+        with duckdb.connect(str(tmp)) as con:
+            con.execute(ddl)
+        os.chmod(tmp, 0o444)
+        replace_durably(tmp, path)
+        # The stamp is written after the catalog, so a kill between them only rewrites it again.
+        stamp_tmp = temp_path(stamp)
+        stamp_tmp.write_text(digest)
+        replace_durably(stamp_tmp, stamp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

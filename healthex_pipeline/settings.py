@@ -7,11 +7,12 @@ deleting directories, never rewriting shared files.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from healthex_pipeline.encryption import Vault
+from healthex_pipeline.instance_config import InstanceConfig, write_instance_config
 from healthex_pipeline.landing_store import is_remote
 
 CONNECTORS: tuple[str, ...] = ("healthex", "fasten", "apple_health")
@@ -25,6 +26,9 @@ class Settings:
     landing: str | None = None
     """HealthEx's push target, a folder path or ``s3://bucket/prefix``; defaults to a folder in
     HEALTHEX_HOME."""
+    instance: InstanceConfig = field(default_factory=InstanceConfig.from_env)
+    """The Dagster instance's storage and limits, from the environment like the vendor settings,
+    so every Settings a process builds (the CLI's, a resource's) writes the same dagster.yaml."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -97,16 +101,10 @@ class Settings:
         return os.environ.get("HEALTHEX_CONSENT_DB_URL") or f"sqlite:///{self.home}/consent.sqlite"
 
     def ensure(self) -> None:
-        """Create the top-level folders and a Dagster instance config if missing."""
+        """Create the top-level folders; (re)write the Dagster instance config from settings."""
         for path in (self.dagster_home, self.raw_root, self.staging_root, self.warehouse_root):
             path.mkdir(parents=True, exist_ok=True)
-        config = self.dagster_home / "dagster.yaml"
-        if not config.exists():
-            config.write_text(
-                "telemetry:\n  enabled: false\n"
-                "run_coordinator:\n  module: dagster.core.run_coordinator\n"
-                "  class: DefaultRunCoordinator\n"
-            )
+        write_instance_config(self.instance, self.dagster_home)
 
 
 @cache

@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from healthex_pipeline.encryption import Vault
+from healthex_pipeline.quarantine import ContentError
 from healthex_pipeline.settings import partition_dir
 from healthex_pipeline.transforms import STAGING_SOURCE, staging_fingerprint, staging_views
 
@@ -115,7 +116,12 @@ class StagingPartition:
                 f"CREATE OR REPLACE TEMP VIEW {STAGING_SOURCE} AS "
                 f"SELECT * FROM partition_resources {where}"
             )
-            table = con.sql(view.compiled.sql).to_arrow_table()
+            try:
+                table = con.sql(view.compiled.sql).to_arrow_table()
+            except duckdb.Error as exc:
+                raise ContentError(
+                    view.compiled.resource, f"staging view {view.name}", exc
+                ) from None
             self._write(self.view_file(view.name), table, fingerprint)
             errors = table.column("_cast_errors").to_pylist()
             stats[view.name] = ViewStats(table.num_rows, sum(1 for e in errors if e))

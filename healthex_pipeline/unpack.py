@@ -7,8 +7,8 @@ there is no per-resource Python loop. Error reasons name the position, never a v
 
 from __future__ import annotations
 
-import gzip
 import io
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -17,18 +17,11 @@ import duckdb
 import pyarrow as pa
 
 from healthex_pipeline.fhir_types import DSTU2_ONLY_RESOURCE_TYPES, KNOWN_RESOURCE_TYPES
+from healthex_pipeline.limits import IngestLimits
 
 _LINE_FORMATS = (".ndjson", ".jsonl", ".phr")
 R4 = "4.0.1"
 DSTU2 = "1.0.2"
-
-
-@dataclass(frozen=True)
-class IngestLimits:
-    """Safe defaults against oversized or hostile input; configuration may raise them."""
-
-    max_file_bytes: int = 2 << 30
-    max_decompressed_bytes: int = 8 << 30
 
 
 class InputRejected(Exception):
@@ -48,21 +41,95 @@ class Framed:
         return cls(_docs_table([], []), [])
 
 
-def _gunzip(data: bytes, limit: int) -> bytes:
-    inflater = zlib.decompressobj(wbits=31)
-    out = inflater.decompress(data, limit + 1)
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise InputRejected("decompressed size exceeds the configured limit")
-    return out
+def _gunzip(data: bytes, limits: IngestLimits) -> bytes:
+    """Inflate every gzip member, refusing output past the size and ratio limits.
+
+    Checked so nothing is lost in silence: a stream cut short (no end of stream) is corrupt, and
+    concatenated members (which ``gzip`` writes when appending) are all read.
+    """
+    bound = limits.inflate_bound(len(data))
+    out = bytearray()
+    rest = data
+    while rest:
+        inflater = zlib.decompressobj(wbits=31)
+        out += inflater.decompress(rest, bound + 1 - len(out))
+        if len(out) > bound or inflater.unconsumed_tail:
+            raise InputRejected(limits.inflate_reason(len(data)))
+        if not inflater.eof:
+            raise InputRejected("corrupt gzip stream")
+        rest = inflater.unused_data
+        if not rest.strip(b"\0"):
+            break
+    return bytes(out)
 
 
-def _decode_lines(data: bytes) -> tuple[list[str], list[str], list[tuple[str, str]]]:
-    """Split NDJSON into non-blank lines; a line that is not UTF-8 is rejected on its own."""
+# Nesting is screened before DuckDB parses (its reader takes any depth). Strings are cut out
+# first (a string never spans a raw newline in valid JSON), so only structure is looked at; every
+# step is a C-level regex or bytes operation, and most documents stop at the bracket count.
+_STRING = re.compile(rb'"(?:[^"\\\n]|\\.)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_PAIR = re.compile(rb"\{\}|\[\]")
+
+
+def _too_deep(raw: bytes, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit``.
+
+    Innermost pairs are peeled one level per round; pairs left after ``limit`` rounds mean a
+    deeper chain. Unbalanced leftovers are invalid JSON, which the parser reports itself.
+    """
+    if raw.count(b"{") + raw.count(b"[") <= limit:
+        return False
+    skeleton = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    if re.search(rb"[\[{]{%d}" % (limit + 1), skeleton):
+        return True
+    for _ in range(limit):
+        peeled = _PAIR.sub(b"", skeleton)
+        if peeled == skeleton:
+            return False
+        skeleton = peeled
+    return _PAIR.search(skeleton) is not None
+
+
+# DuckDB's reader also takes NaN and Infinity in any case, which JSON does not have. C-level
+# substring searches for "nan"/"inf" right after `:`, `,` or `[` (whitespace, signs dropped) find
+# candidates; only then are strings cut out and the exact token looked for.
+_NON_FINITE = re.compile(rb"(?i)(?<![\w.])[-+]?(?:nan|inf(?:inity)?)(?!\w)")
+_NON_FINITE_HINTS = tuple((sep + token).encode() for sep in ":,[" for token in ("nan", "inf"))
+
+
+def _may_be_non_finite(data: bytes) -> bool:
+    """Whether a NaN or Infinity literal may follow a value separator somewhere in ``data``."""
+    compact = data.lower().translate(None, b" \t\r\n+-")
+    return any(hint in compact for hint in _NON_FINITE_HINTS)
+
+
+def _screen(raw: bytes, limits: IngestLimits, non_finite_possible: bool = True) -> str | None:
+    """The reason a JSON document is refused before parsing, or None."""
+    if _too_deep(raw, limits.max_json_depth):
+        return "nesting exceeds the configured limit"
+    if (
+        non_finite_possible
+        and _may_be_non_finite(raw)
+        and _NON_FINITE.search(_STRING.sub(b"", raw))
+    ):
+        return "invalid JSON"
+    return None
+
+
+def _decode_lines(
+    data: bytes, limits: IngestLimits
+) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Split NDJSON into non-blank lines; a line that is refused is rejected on its own."""
     locators: list[str] = []
     texts: list[str] = []
     rejected: list[tuple[str, str]] = []
+    non_finite_possible = _may_be_non_finite(data)
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
+            continue
+        reason = _screen(raw, limits, non_finite_possible)
+        if reason is not None:
+            rejected.append((f"line {number}", reason))
             continue
         try:
             texts.append(raw.decode("utf-8"))
@@ -70,6 +137,17 @@ def _decode_lines(data: bytes) -> tuple[list[str], list[str], list[tuple[str, st
         except UnicodeDecodeError:
             rejected.append((f"line {number}", "invalid UTF-8"))
     return locators, texts, rejected
+
+
+def _decode_document(
+    raw: bytes, locator: str, limits: IngestLimits
+) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """One whole JSON document, screened; ``invalid UTF-8`` is raised for the caller to place."""
+    text = raw.decode("utf-8")
+    reason = _screen(raw, limits)
+    if reason is not None:
+        return [], [], [(locator, reason)]
+    return [locator], [text], []
 
 
 def check_size(size: int, limits: IngestLimits) -> None:
@@ -84,8 +162,8 @@ def frame(data: bytes, name: str, limits: IngestLimits) -> Framed:
     lower = name.lower()
     if data[:2] == b"\x1f\x8b":
         try:
-            data = _gunzip(data, limits.max_decompressed_bytes)
-        except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
+            data = _gunzip(data, limits)
+        except zlib.error as exc:
             raise InputRejected("corrupt gzip stream") from exc
         lower = lower.removesuffix(".gz")
     if data[:4] == b"PK\x03\x04":
@@ -95,13 +173,18 @@ def frame(data: bytes, name: str, limits: IngestLimits) -> Framed:
     if not data.strip():
         raise InputRejected("empty file")
     if lower.endswith(_LINE_FORMATS):
-        locators, texts, rejected = _decode_lines(data)
+        locators, texts, rejected = _decode_lines(data, limits)
     else:
         try:
-            texts, locators, rejected = [data.decode("utf-8")], ["document"], []
+            locators, texts, rejected = _decode_document(data, "document", limits)
         except UnicodeDecodeError as exc:
             raise InputRejected("invalid UTF-8") from exc
     return Framed(_docs_table(locators, texts), rejected)
+
+
+# What reading a damaged or unsupported member raises (CRC or size mismatch, bad deflate data,
+# an encrypted or unknown compression method).
+_ZIP_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
 
 def _frame_zip(data: bytes, limits: IngestLimits) -> Framed:
@@ -122,22 +205,31 @@ def _frame_zip(data: bytes, limits: IngestLimits) -> Framed:
     )
     if sum(info.file_size for info in members) > limits.max_decompressed_bytes:
         raise InputRejected("decompressed size exceeds the configured limit")
+    if any(info.file_size > limits.inflate_bound(info.compress_size) for info in members):
+        raise InputRejected("compression ratio exceeds the configured limit")
     locators: list[str] = []
     texts: list[str] = []
     rejected: list[tuple[str, str]] = []
     for number, info in enumerate(members, start=1):
         locator = f"zip member {number}"
-        raw = archive.read(info)
+        try:
+            raw = archive.read(info)
+        except _ZIP_MEMBER_ERRORS:
+            rejected.append((locator, "corrupt zip member"))
+            continue
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         if not raw.strip():
             rejected.append((locator, "empty file"))
             continue
         try:
-            texts.append(raw.decode("utf-8"))
-            locators.append(locator)
+            member = _decode_document(raw, locator, limits)
         except UnicodeDecodeError:
             rejected.append((locator, "invalid UTF-8"))
+            continue
+        locators += member[0]
+        texts += member[1]
+        rejected += member[2]
     if not members:
         raise InputRejected("zip archive has no clinical-records/*.json member")
     return Framed(_docs_table(locators, texts), rejected)
@@ -158,28 +250,41 @@ def _sql_list(values: frozenset[str]) -> str:
 
 
 # One statement: classify documents, unpack bundles one level, classify candidate resources.
+# A Bundle whose `entry` is not an array is refused whole (its entries cannot be told apart); a
+# Bundle inside a Bundle is refused as an entry, since only one level is unpacked and its own
+# entries would otherwise land as one opaque resource. An id must not be empty or hold `/`,
+# whitespace or control characters: references are `Type/id`, so such ids cannot be resolved.
 _UNPACK_SQL = f"""
 WITH parsed AS (
     SELECT doc_index, locator, json_valid(text) AS ok,
            CASE WHEN json_valid(text) THEN json(text) END AS j
     FROM docs
+), bundles AS (
+    SELECT doc_index, locator, j,
+           (j->'entry') IS NOT NULL AND json_type(j->'entry') <> 'ARRAY' AS bad_entries
+    FROM parsed
+    WHERE ok AND json_type(j) = 'OBJECT' AND (j->>'resourceType') = 'Bundle'
 ), candidates AS (
     SELECT doc_index, locator, NULL::VARCHAR AS full_url, j AS resource, NULL::VARCHAR AS mode,
-           ok, json_type(j) AS jtype, false AS from_entry
+           ok, json_type(j) AS jtype, false AS from_entry, false AS bad_entries
     FROM parsed
     WHERE NOT ok OR json_type(j) <> 'OBJECT' OR (j->>'resourceType') IS DISTINCT FROM 'Bundle'
     UNION ALL
+    SELECT doc_index, locator, NULL, j, NULL, true, 'OBJECT', false, true
+    FROM bundles WHERE bad_entries
+    UNION ALL
     SELECT doc_index, locator || ' entry ' || idx, e->>'fullUrl', e->'resource',
-           e->'search'->>'mode', true, json_type(e->'resource'), true
+           e->'search'->>'mode', true, json_type(e->'resource'), true, false
     FROM (
         SELECT doc_index, locator, unnest(es) AS e, generate_subscripts(es, 1) AS idx
-        FROM (SELECT doc_index, locator, json_extract(j, '$.entry[*]') AS es FROM parsed
-              WHERE ok AND json_type(j) = 'OBJECT' AND (j->>'resourceType') = 'Bundle')
+        FROM (SELECT doc_index, locator, json_extract(j, '$.entry[*]') AS es FROM bundles
+              WHERE NOT bad_entries)
     )
 ), classified AS (
     SELECT *, resource->>'resourceType' AS resource_type,
         CASE
             WHEN NOT ok THEN 'invalid JSON'
+            WHEN bad_entries THEN 'bundle entry is not an array'
             WHEN from_entry AND (resource IS NULL OR jtype = 'NULL')
                 THEN 'bundle entry without resource'
             WHEN jtype <> 'OBJECT' THEN 'not a JSON object'
@@ -188,8 +293,13 @@ WITH parsed AS (
                 THEN 'resourceType is not a string'
             WHEN NOT list_contains({_sql_list(KNOWN_RESOURCE_TYPES)}, resource->>'resourceType')
                 THEN 'unknown resourceType'
+            WHEN from_entry AND resource->>'resourceType' = 'Bundle' THEN 'nested bundle'
             WHEN (resource->'id') IS NOT NULL AND json_type(resource->'id') <> 'VARCHAR'
                 THEN 'id is not a string'
+            WHEN (resource->'id') IS NOT NULL
+                AND (resource->>'id' = ''
+                     OR regexp_matches(resource->>'id', '[/[:space:][:cntrl:]]'))
+                THEN 'id is not a valid FHIR id'
         END AS reason
     FROM candidates
 )

@@ -8,8 +8,6 @@ are the files decrypted (each with its own partition key) in the reading process
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import duckdb
@@ -17,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from healthex_pipeline.current import current_sql, specs
-from healthex_pipeline.encryption import Vault
+from healthex_pipeline.encryption import Vault, replace_durably, sweep_stale_temps, temp_path
 from healthex_pipeline.settings import Settings, partition_dir
 
 DATA_FILE = "data.parquet"
@@ -27,9 +25,14 @@ SCHEMA_FILE = "_schema.parquet"
 def _write_schema(path: Path, schema: pa.Schema) -> None:
     """The plaintext zero-row schema file, replaced atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(schema.remove_metadata().empty_table(), tmp)
-    os.replace(tmp, path)
+    sweep_stale_temps(path.parent, target=path.name)
+    tmp = temp_path(path)
+    try:
+        pq.write_table(schema.remove_metadata().empty_table(), tmp)
+        replace_durably(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class Warehouse:

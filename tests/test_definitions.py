@@ -32,6 +32,7 @@ def _snapshot(defs: dg.Definitions) -> dict[str, object]:
                 else None
             ),
             "checks": sorted(check.name for check in node.check_keys),
+            "pools": sorted(node.pools or ()),
         }
     checks = {
         key.to_user_string(): {"blocking": graph.get_check_spec(key).blocking}

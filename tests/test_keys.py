@@ -47,3 +47,15 @@ def test_another_master_key_cannot_unwrap(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidTag):
         _store(tmp_path, os.urandom(32)).data_key(USER, "healthex", create=True)
+
+
+def test_bulk_creation_makes_missing_keys_and_keeps_existing_ones(tmp_path: Path) -> None:
+    store = _store(tmp_path, os.urandom(32))
+    existing = store.data_key(USER, "healthex", create=True)
+    others = [f"u_{i:024x}" for i in range(3)]
+
+    store.create_keys([(USER, "healthex"), *((u, "fasten") for u in others)])
+
+    assert store.data_key(USER, "healthex") == existing
+    keys = [store.data_key(u, "fasten") for u in others]
+    assert len(set(keys)) == 3 and all(len(k) == 32 for k in keys)

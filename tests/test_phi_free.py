@@ -7,6 +7,7 @@ from pathlib import Path
 
 from healthex_pipeline.importer import import_files
 from healthex_pipeline.settings import Settings
+from tests.demo_run.phi import patient_phi
 from tests.support.expected import iter_resources
 from tests.support.fixture_sets import fixture_dir
 
@@ -14,15 +15,9 @@ ACCOUNT = "acct-phi-probe-2719"
 
 
 def _phi_strings(root: Path) -> set[str]:
-    """Names, birth dates, identifiers and lab code texts of the set, as they appear in files."""
-    found: set[str] = set()
+    """Patients' names, birth dates, identifiers and addresses, and lab code texts of the set."""
+    found = set().union(*patient_phi(iter_resources(root)).values())
     for resource in iter_resources(root):
-        if resource["resourceType"] == "Patient":
-            for name in resource.get("name", []):
-                found.add(name.get("family", ""))
-                found.update(name.get("given", []))
-            found.add(resource.get("birthDate", ""))
-            found.update(i.get("value", "") for i in resource.get("identifier", []))
         if resource["resourceType"] == "Observation":
             found.add(resource.get("code", {}).get("text", ""))
     return {s for s in found if isinstance(s, str) and len(s) >= 6}

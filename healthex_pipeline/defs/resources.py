@@ -11,8 +11,8 @@ import dagster as dg
 from healthex_pipeline.connectors.fasten import FastenClient
 from healthex_pipeline.connectors.healthex import HealthExClient
 from healthex_pipeline.ingest import PartitionStores
+from healthex_pipeline.limits import IngestLimits
 from healthex_pipeline.settings import Settings
-from healthex_pipeline.unpack import IngestLimits
 from healthex_pipeline.warehouse import Warehouse
 
 
@@ -24,6 +24,8 @@ class PipelineStorage(dg.ConfigurableResource):
     """A landing folder path or ``s3://bucket/prefix``; None: the folder in HEALTHEX_HOME."""
     max_file_bytes: int = IngestLimits.max_file_bytes
     max_decompressed_bytes: int = IngestLimits.max_decompressed_bytes
+    max_compression_ratio: int = IngestLimits.max_compression_ratio
+    max_json_depth: int = IngestLimits.max_json_depth
 
     @classmethod
     def for_settings(cls, settings: Settings) -> PipelineStorage:
@@ -36,7 +38,12 @@ class PipelineStorage(dg.ConfigurableResource):
 
     @property
     def limits(self) -> IngestLimits:
-        return IngestLimits(self.max_file_bytes, self.max_decompressed_bytes)
+        return IngestLimits(
+            self.max_file_bytes,
+            self.max_decompressed_bytes,
+            self.max_compression_ratio,
+            self.max_json_depth,
+        )
 
     def warehouse(self) -> Warehouse:
         return Warehouse.for_settings(self.settings)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import orjson
-import pytest
+import polars as pl
 
 from healthex_pipeline.importer import import_files
 from healthex_pipeline.settings import Settings
@@ -89,22 +90,28 @@ ALSO_LANDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_is_quarantined_and_everything_else_lands(
-    settings: Settings, tmp_path: Path, case: str
+    settings: Settings, tmp_path: Path
 ) -> None:
-    name, data, locator, reason = CASES[case]
+    """All cases in one import (one run): each bad file is placed by its own position."""
     other_user = import_files(settings, "acct-other", "healthex", [fixture_dir("synthea-dstu2")])
     other_before = curated(settings, "lab_results", other_user.user_key, "healthex")
+    cases = sorted(CASES)
     good = _write(tmp_path / "in", "good.json", orjson.dumps(GOOD_LAB))
-    bad = _write(tmp_path / "in", name, data)
+    bad = [_write(tmp_path / "in" / case, CASES[case][0], CASES[case][1]) for case in cases]
 
-    report = import_files(settings, "acct-1", "healthex", [good, bad])
+    report = import_files(settings, "acct-1", "healthex", [good, *bad])
 
     assert report.success
     rows = quarantine(settings, report.user_key, "healthex")
-    assert rows.select("locator", "reason").rows() == [(locator, reason)]
-    assert any(line.startswith(f"input 2 {locator}: {reason}") for line in report.quarantined)
+    for position, (case, path) in enumerate(zip(cases, bad, strict=True), start=2):
+        _, _, locator, reason = CASES[case]
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        placed = rows.filter(pl.col("raw_sha256") == sha).select("locator", "reason").rows()
+        assert placed == [(locator, reason)], f"case {case}: {len(placed)} quarantine rows"
+        line = f"input {position} {locator}: {reason}"
+        assert any(q.startswith(line) for q in report.quarantined), f"case {case}: no report line"
+    assert rows.height == len(cases)
     landed = set(curated(settings, "lab_results", report.user_key, "healthex")["resource_id"])
-    assert landed == {"lab-good", *ALSO_LANDS.get(case, ())}
+    assert landed == {"lab-good", *(rid for ids in ALSO_LANDS.values() for rid in ids)}
     assert curated(settings, "lab_results", other_user.user_key, "healthex").equals(other_before)

@@ -4,12 +4,14 @@ No ``from __future__ import annotations`` here: Dagster validates an asset check
 annotation by identity, which a postponed (string) annotation fails.
 """
 
+from collections import Counter
+
 import dagster as dg
 import polars as pl
 import pyarrow as pa
 
-from data_contracts.registry import validate_table
-from healthex_pipeline.defs.partitions import partition_context
+from data_contracts.registry import ContractReport, validate_table
+from healthex_pipeline.defs.partitions import partition_contexts
 from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
 from healthex_pipeline.transforms import Model, models
@@ -19,6 +21,28 @@ def _frame(table: pa.Table) -> pl.DataFrame:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame
+
+
+def _reports(
+    context: dg.AssetCheckExecutionContext, storage: PipelineStorage, table: str
+) -> tuple[list[ContractReport], int]:
+    """The contract report of each partition the run built, and how many had no file."""
+    warehouse = storage.warehouse()
+    reports, missing = [], 0
+    for ctx in partition_contexts(context):
+        path = warehouse.partition_file(table, ctx.user_key, ctx.connector)
+        if not path.exists():
+            missing += 1
+            continue
+        reports.append(validate_table(table, _frame(warehouse.read(path))))
+    return reports, missing
+
+
+def _per_rule(counts: list[dict[str, int]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for one in counts:
+        total.update(one)
+    return dict(total)
 
 
 def _contract_check(model: Model) -> dg.AssetChecksDefinition:
@@ -31,17 +55,18 @@ def _contract_check(model: Model) -> dg.AssetChecksDefinition:
     def _check(
         context: dg.AssetCheckExecutionContext, storage: PipelineStorage
     ) -> dg.AssetCheckResult:
-        ctx = partition_context(context)
-        path = storage.warehouse().partition_file(model.name, ctx.user_key, ctx.connector)
-        if not path.exists():
-            return dg.AssetCheckResult(passed=False, metadata={"reason": "no file landed"})
-        report = validate_table(model.name, _frame(storage.warehouse().read(path)))
+        reports, missing = _reports(context, storage, model.name)
+        if missing:
+            return dg.AssetCheckResult(
+                passed=False, metadata={"reason": "no file landed", "partitions": missing}
+            )
+        failing = sum(r.failing_rows for r in reports)
         return dg.AssetCheckResult(
-            passed=report.failing_rows == 0,
+            passed=failing == 0,
             metadata={
-                "rows": report.rows,
-                "failing_rows": report.failing_rows,
-                "failures": dg.MetadataValue.json(report.failures),
+                "rows": sum(r.rows for r in reports),
+                "failing_rows": failing,
+                "failures": dg.MetadataValue.json(_per_rule([r.failures for r in reports])),
             },
         )
 
@@ -59,22 +84,21 @@ def _warnings_check(model: Model) -> dg.AssetChecksDefinition:
     def _check(
         context: dg.AssetCheckExecutionContext, storage: PipelineStorage
     ) -> dg.AssetCheckResult:
-        ctx = partition_context(context)
-        path = storage.warehouse().partition_file(model.name, ctx.user_key, ctx.connector)
-        if not path.exists():
+        reports, missing = _reports(context, storage, model.name)
+        if missing:
             return dg.AssetCheckResult(
                 passed=False,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"reason": "no file landed"},
+                metadata={"reason": "no file landed", "partitions": missing},
             )
-        report = validate_table(model.name, _frame(storage.warehouse().read(path)))
+        warning_rows = sum(r.warning_rows for r in reports)
         return dg.AssetCheckResult(
-            passed=report.warning_rows == 0,
+            passed=warning_rows == 0,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
-                "rows": report.rows,
-                "warning_rows": report.warning_rows,
-                "warnings": dg.MetadataValue.json(report.warnings),
+                "rows": sum(r.rows for r in reports),
+                "warning_rows": warning_rows,
+                "warnings": dg.MetadataValue.json(_per_rule([r.warnings for r in reports])),
             },
         )
 
@@ -92,13 +116,12 @@ def _quarantine_check(asset: str, files: str) -> dg.AssetChecksDefinition:
     def _check(
         context: dg.AssetCheckExecutionContext, storage: PipelineStorage
     ) -> dg.AssetCheckResult:
-        ctx = partition_context(context)
-        directory = (
-            storage.warehouse().partition_file(QUARANTINE_TABLE, ctx.user_key, ctx.connector).parent
-        )
-        paths = sorted(directory.glob(files)) if directory.exists() else []
         warehouse = storage.warehouse()
-        frames = [_frame(warehouse.read(p)) for p in paths]
+        frames = []
+        for ctx in partition_contexts(context):
+            file = warehouse.partition_file(QUARANTINE_TABLE, ctx.user_key, ctx.connector)
+            if file.parent.exists():
+                frames += [_frame(warehouse.read(p)) for p in sorted(file.parent.glob(files))]
         frame = pl.concat(frames) if frames else pl.DataFrame()
         by_reason = (
             frame.group_by("stage", "reason").len().sort("len", descending=True).head(20)

@@ -9,7 +9,7 @@ import dagster as dg
 
 from healthex_pipeline import duck
 from healthex_pipeline.curated import build_table
-from healthex_pipeline.defs.partitions import partition_context, user_connector
+from healthex_pipeline.defs.partitions import BATCHED, partition_contexts, user_connector
 from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.defs.staging.assets import staging_key
 from healthex_pipeline.transforms import MODELS_DIR, Model, models
@@ -20,27 +20,36 @@ def _curated_asset(model: Model) -> dg.AssetsDefinition:
         name=model.name,
         deps=[staging_key(dep) for dep in model.staging_deps],
         partitions_def=user_connector,
+        backfill_policy=BATCHED,
         group_name="curated",
         kinds={"duckdb", "parquet"},
         description=f"Curated table `{model.name}` built by transforms/models/{model.name}.sql.",
         metadata={"model": str(MODELS_DIR / f"{model.name}.sql")},
     )
     def _asset(context: dg.AssetExecutionContext, storage: PipelineStorage) -> dg.MaterializeResult:
-        ctx = partition_context(context)
-        stores = storage.stores(ctx.user_key, ctx.connector)
+        builds = []
         with duck.connect() as con:
-            build = build_table(con, model, ctx, stores.raw, stores.staging, stores.warehouse)
-        if build.unchanged:
+            for ctx in partition_contexts(context):
+                stores = storage.stores(ctx.user_key, ctx.connector)
+                builds.append(
+                    build_table(con, model, ctx, stores.raw, stores.staging, stores.warehouse)
+                )
+        changed = [build for build in builds if not build.unchanged]
+        if not changed:
             return dg.MaterializeResult(metadata={"unchanged": True})
-        reasons = Counter(entry.reason for entry in build.quarantined)
+        reasons = Counter(entry.reason for build in changed for entry in build.quarantined)
+        warnings: Counter[str] = Counter()
+        for build in changed:
+            warnings.update(build.warnings)
         return dg.MaterializeResult(
             metadata={
                 "unchanged": False,
-                "rows": build.rows,
-                "entered_in_error_excluded": build.entered_in_error,
-                "quarantined_rows": len(build.quarantined),
+                "partitions_rebuilt": len(changed),
+                "rows": sum(build.rows for build in changed),
+                "entered_in_error_excluded": sum(build.entered_in_error for build in changed),
+                "quarantined_rows": sum(len(build.quarantined) for build in changed),
                 "quarantine_reasons": dg.MetadataValue.json(dict(reasons.most_common(20))),
-                "warnings": dg.MetadataValue.json(build.warnings),
+                "warnings": dg.MetadataValue.json(dict(warnings)),
             }
         )
 

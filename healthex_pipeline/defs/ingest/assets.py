@@ -8,16 +8,27 @@ import dagster as dg
 from healthex_pipeline import duck
 from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.connectors.fasten import FastenClient
-from healthex_pipeline.defs.partitions import partition_context, user_connector
+from healthex_pipeline.defs.partitions import BATCHED, partition_contexts, user_connector
 from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.fetch import FetchResult, fetch_fasten_downloads
-from healthex_pipeline.ingest import ingest_pending
+from healthex_pipeline.ingest import IngestResult, ingest_pending
+from healthex_pipeline.instance_config import VENDOR_POOL
+
+
+def _add(total: IngestResult, one: IngestResult) -> None:
+    """Sum a partition's counts into a batch run's (the metadata of a batch is its totals)."""
+    for name in ("deliveries", "new_deliveries", "objects", "bytes", "outcomes_skipped"):
+        setattr(total, name, getattr(total, name) + getattr(one, name))
+    total.quarantined += one.quarantined
+    total.resources_by_type.update(one.resources_by_type)
 
 
 @dg.asset(
     partitions_def=user_connector,
+    backfill_policy=BATCHED,
     group_name="ingest",
     kinds={"fhir", "json"},
+    pool=VENDOR_POOL,  # Fasten downloads: the slot caps vendor calls across concurrent runs
     description=(
         "Deliveries exactly as received, content-addressed by sha256, with one manifest per "
         "delivery; unreadable inputs are quarantined with their position and reason."
@@ -26,21 +37,27 @@ from healthex_pipeline.ingest import ingest_pending
 def raw_fhir(
     context: dg.AssetExecutionContext, storage: PipelineStorage, fasten: FastenClient
 ) -> dg.MaterializeResult:
-    """Fetch announced exports, then land the partition's pending inbox batches."""
-    ctx = partition_context(context)
-    stores = storage.stores(ctx.user_key, ctx.connector)
+    """Fetch announced exports, then land each partition's pending inbox batches."""
     fetched = FetchResult()
-    if ctx.connector == "fasten":
-        connections = ConnectionStore(storage.settings.registry_path)
-        fetched = fetch_fasten_downloads(fasten, connections, stores.raw, ctx.user_key)
+    result = IngestResult()
+    partitions = partition_contexts(context)
     with duck.connect() as con:
-        result = ingest_pending(con, stores, ctx, storage.limits)
+        for ctx in partitions:
+            stores = storage.stores(ctx.user_key, ctx.connector)
+            if ctx.connector == "fasten":
+                connections = ConnectionStore(storage.settings.registry_path)
+                one = fetch_fasten_downloads(fasten, connections, stores.raw, ctx.user_key)
+                fetched.staged += one.staged
+                fetched.failed.extend(one.failed)
+            _add(result, ingest_pending(con, stores, ctx, storage.limits))
     context.log.info(
         f"landed {result.deliveries} deliveries ({result.new_deliveries} new), "
-        f"{result.objects} objects, {result.quarantined} inputs quarantined"
+        f"{result.objects} objects, {result.quarantined} inputs quarantined "
+        f"in {len(partitions)} partitions"
     )
     return dg.MaterializeResult(
         metadata={
+            "partitions": len(partitions),
             "downloads_staged": fetched.staged,
             "downloads_failed": dg.MetadataValue.json(fetched.failed),
             "deliveries": result.deliveries,

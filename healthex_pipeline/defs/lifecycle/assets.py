@@ -7,13 +7,14 @@ import dagster as dg
 
 from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.defs.curated.assets import curated_assets
-from healthex_pipeline.defs.partitions import partition_context, user_connector
+from healthex_pipeline.defs.partitions import BATCHED, partition_contexts, user_connector
 from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.notifications import notify_new_deliveries
 
 
 @dg.asset(
     partitions_def=user_connector,
+    backfill_policy=BATCHED,
     deps=curated_assets,
     group_name="lifecycle",
     kinds={"parquet"},
@@ -25,11 +26,12 @@ from healthex_pipeline.notifications import notify_new_deliveries
 def records_ready(
     context: dg.AssetExecutionContext, storage: PipelineStorage
 ) -> dg.MaterializeResult:
-    """Notify every delivery of the partition that has not been notified yet."""
-    ctx = partition_context(context)
-    stores = storage.stores(ctx.user_key, ctx.connector)
+    """Notify every delivery of each partition that has not been notified yet."""
     connections = ConnectionStore(storage.settings.registry_path)
-    sent = notify_new_deliveries(stores.raw, stores.warehouse, connections, ctx)
+    sent = []
+    for ctx in partition_contexts(context):
+        stores = storage.stores(ctx.user_key, ctx.connector)
+        sent += notify_new_deliveries(stores.raw, stores.warehouse, connections, ctx)
     return dg.MaterializeResult(
         metadata={
             "notifications": len(sent),

@@ -14,11 +14,15 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.instance_config import VENDOR_POOL
 from healthex_pipeline.notifications import CONSENT_EXPIRING, REAUTHORIZE, notify_consent
 from healthex_pipeline.refresh import refresh_due
 
 
-@dg.op(description="Refresh every connection whose consent is active; counts only in metadata.")
+@dg.op(
+    description="Refresh every connection whose consent is active; counts only in metadata.",
+    pool=VENDOR_POOL,
+)
 def refresh_connections(context: dg.OpExecutionContext, storage: PipelineStorage) -> None:
     """Run the refresh and report counts and timings (never ids: pseudonyms stay out of logs)."""
     report = refresh_due(storage.settings)

@@ -8,6 +8,7 @@ No postponed annotations in this module: Dagster checks `context` annotations by
 """
 
 import warnings
+from collections import Counter
 
 import dagster as dg
 
@@ -15,7 +16,7 @@ from healthex_pipeline import serving
 from healthex_pipeline.ai_context import write_context
 from healthex_pipeline.defs.curated.assets import curated_assets
 from healthex_pipeline.defs.jobs import SERVING_GROUP
-from healthex_pipeline.defs.partitions import users
+from healthex_pipeline.defs.partitions import BATCHED, users
 from healthex_pipeline.defs.resources import PipelineStorage
 
 with warnings.catch_warnings():
@@ -27,6 +28,7 @@ with warnings.catch_warnings():
 
 @dg.asset(
     partitions_def=users,
+    backfill_policy=BATCHED,
     deps=[dg.AssetDep(asset, partition_mapping=_BY_USER) for asset in curated_assets],
     group_name=SERVING_GROUP,
     kinds={"duckdb", "parquet"},
@@ -39,10 +41,11 @@ with warnings.catch_warnings():
 def serving_tables(
     context: dg.AssetExecutionContext, storage: PipelineStorage
 ) -> dg.MaterializeResult:
-    """Rebuild the user's serving files from their curated rows of every connector."""
-    build = serving.build_user(storage.settings, context.partition_key)
+    """Rebuild the users' serving rows from their curated rows of every connector."""
+    build = serving.build_users(storage.settings, context.partition_keys)
     return dg.MaterializeResult(
         metadata={
+            "users": len(context.partition_keys),
             "rows": dg.MetadataValue.json(build.rows),
             "duplicates_collapsed": dg.MetadataValue.json(build.duplicates_collapsed),
         }
@@ -51,6 +54,7 @@ def serving_tables(
 
 @dg.asset(
     partitions_def=users,
+    backfill_policy=BATCHED,
     deps=[serving_tables],
     group_name=SERVING_GROUP,
     kinds={"json"},
@@ -61,9 +65,16 @@ def serving_tables(
     ),
 )
 def ai_context(context: dg.AssetExecutionContext, storage: PipelineStorage) -> dg.MaterializeResult:
-    """Write the user's context document from their serving files."""
-    statements = write_context(storage.settings, context.partition_key)
-    return dg.MaterializeResult(metadata={"statements": dg.MetadataValue.json(statements)})
+    """Write each user's context document from their serving files."""
+    statements: Counter[str] = Counter()
+    for user_key in context.partition_keys:
+        statements.update(write_context(storage.settings, user_key))
+    return dg.MaterializeResult(
+        metadata={
+            "users": len(context.partition_keys),
+            "statements": dg.MetadataValue.json(dict(statements)),
+        }
+    )
 
 
 serving_assets = [serving_tables, ai_context]

@@ -3,13 +3,14 @@
 No postponed annotations in this module: Dagster checks `context` annotations by identity.
 """
 
+from collections import Counter
 from collections.abc import Iterator
 
 import dagster as dg
 
 from healthex_pipeline import duck
 from healthex_pipeline.defs.ingest.assets import raw_fhir
-from healthex_pipeline.defs.partitions import partition_context, user_connector
+from healthex_pipeline.defs.partitions import BATCHED, partition_contexts, user_connector
 from healthex_pipeline.defs.resources import PipelineStorage
 from healthex_pipeline.transforms import VIEWS_DIR, staging_views
 
@@ -32,17 +33,26 @@ def staging_key(view: str) -> dg.AssetKey:
         for view in staging_views()
     ],
     partitions_def=user_connector,
+    backfill_policy=BATCHED,
 )
 def staging(
     context: dg.AssetExecutionContext, storage: PipelineStorage
 ) -> Iterator[dg.MaterializeResult]:
-    """Run every staging view over the partition's unpacked resources."""
-    ctx = partition_context(context)
-    stores = storage.stores(ctx.user_key, ctx.connector)
+    """Run every staging view over each partition's unpacked resources."""
+    rows: Counter[str] = Counter()
+    cast_errors: Counter[str] = Counter()
+    rebuilt = 0
     with duck.connect() as con:
-        stats = stores.staging.build_views(con)
+        for ctx in partition_contexts(context):
+            stats = storage.stores(ctx.user_key, ctx.connector).staging.build_views(con)
+            if stats is None:
+                continue
+            rebuilt += 1
+            for name, view in stats.items():
+                rows[name] += view.rows
+                cast_errors[name] += view.cast_error_rows
     for view in staging_views():
-        if stats is None:
+        if not rebuilt:
             yield dg.MaterializeResult(
                 asset_key=staging_key(view.name), metadata={"unchanged": True}
             )
@@ -51,7 +61,8 @@ def staging(
             asset_key=staging_key(view.name),
             metadata={
                 "unchanged": False,
-                "rows": stats[view.name].rows,
-                "cast_error_rows": stats[view.name].cast_error_rows,
+                "partitions_rebuilt": rebuilt,
+                "rows": rows[view.name],
+                "cast_error_rows": cast_errors[view.name],
             },
         )
