@@ -18,7 +18,8 @@ _pg_bindir() {
 _pg_as_owner() {
     # Run a server command as the cluster's owner: `postgres` when we are root, else ourselves.
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
+        # From / : the postgres user may not enter the (private) checkout directory.
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi

@@ -8,9 +8,9 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
-import dagster as dg
 from healthex_pipeline.importer import ImportReport, import_files
 from healthex_pipeline.instance_config import VENDOR_POOL
 from healthex_pipeline.raw_zone import InboxFile, RawPartition

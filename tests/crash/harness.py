@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import orjson
 
-import dagster as dg
 from healthex_pipeline.encryption import SealedDataError
 from healthex_pipeline.raw_zone import RawPartition
 from healthex_pipeline.runs import instance_for
