@@ -47,13 +47,13 @@ pytest: $(VENV)/.synced
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 # Benchmarks (bench/README.md); never part of `make test`. BENCH_ARGS=--quick for 100k resources;
-# PURGE_ARGS="--users 200 1000" for a short purge run. The `bench` dependency group (fhiry,
+# POPULATION_ARGS="--users 1000 10000" for a smaller population run. The `bench` dependency group (fhiry,
 # matplotlib) is synced here only: `make test` does not need it.
 bench: $(VENV)/.synced
 	$(UV) sync --frozen --quiet --group bench
 	$(VENV)/bin/python -m bench.flatten_bench $(BENCH_ARGS)
 	$(VENV)/bin/python -m bench.sof_bench $(BENCH_ARGS)
-	$(VENV)/bin/python -m bench.purge_scale $(PURGE_ARGS)
+	$(VENV)/bin/python -m bench.population_scale $(BENCH_ARGS) $(POPULATION_ARGS)
 
 ui: $(VENV)/.synced
 	mkdir -p $(DAGSTER_HOME)
