@@ -118,11 +118,14 @@ def _timeline_sql(available: list[str]) -> str:
 
 
 def _served(
-    con: duckdb.DuckDBPyConnection, settings: Settings, key: str, user_key: str, build: ServingBuild
+    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
+    known: set[str],
+    key: str,
+    user_key: str,
+    build: ServingBuild,
 ) -> dict[str, pa.Table]:
     """One user's serving tables and timeline from their curated rows; counts into ``build``."""
-    warehouse = Warehouse.for_settings(settings)
-    known = set(warehouse.tables())
     tables: dict[str, pa.Table] = {}
     for name, spec in specs().items():
         if name not in known:
@@ -151,11 +154,13 @@ def build_users(settings: Settings, user_keys: Sequence[str]) -> ServingBuild:
     Each table's buckets are written once for all the users (a batched run's users share them).
     """
     key = ref_key(settings)
+    warehouse = Warehouse.for_settings(settings)
+    known = set(warehouse.tables())  # listed once for the batch, not once a user
     build = ServingBuild()
     by_table: dict[str, dict[str, pa.Table]] = defaultdict(dict)
     for user_key in user_keys:
         with duck.connect() as con:
-            for name, table in _served(con, settings, key, user_key, build).items():
+            for name, table in _served(con, warehouse, known, key, user_key, build).items():
                 by_table[name][user_key] = table
     for name, by_user in by_table.items():
         replace_users(settings.serving_root, name, by_user)
