@@ -12,8 +12,10 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (this machine, CI) nothing is ever cached,
+# and every process (each CLI call, each test subprocess) recompiled its imports: 11 s, now 3.7 s.
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	touch $@
 
 demo: $(VENV)/.synced
@@ -50,7 +52,7 @@ pytest: $(VENV)/.synced
 # POPULATION_ARGS="--users 1000 10000" for a smaller population run. The `bench` dependency group (fhiry,
 # matplotlib) is synced here only: `make test` does not need it.
 bench: $(VENV)/.synced
-	$(UV) sync --frozen --quiet --group bench
+	$(UV) sync --frozen --quiet --compile-bytecode --group bench
 	$(VENV)/bin/python -m bench.flatten_bench $(BENCH_ARGS)
 	$(VENV)/bin/python -m bench.sof_bench $(BENCH_ARGS)
 	$(VENV)/bin/python -m bench.population_scale $(BENCH_ARGS) $(POPULATION_ARGS)

@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 if __package__ in (None, ""):  # run as a script: python bench/flatten_bench.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -533,15 +533,30 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def run_monitored(command: Sequence[str], time_box: float, rss_cap: int) -> dict[str, Any]:
+def run_monitored(
+    command: Sequence[str],
+    time_box: float,
+    rss_cap: int,
+    env: Mapping[str, str] | None = None,
+    stdout: IO[bytes] | None = None,
+) -> dict[str, Any]:
     """Run ``command`` in its own session; kill it past ``time_box`` s or ``rss_cap`` bytes.
+
+    Its output goes to ``stdout`` (default: this process's stderr), its environment is ``env``.
 
     Returns the exit status, wall time, the child's peak RSS (``ru_maxrss``: the largest
     process among it and its reaped descendants), the process tree's sampled peak RSS, and
     the child's CPU seconds (user + system, its reaped descendants included).
     """
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=sys.stderr, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=stdout or sys.stderr,
+        stderr=stdout,
+        start_new_session=True,
+    )
     peak_tree = 0
     killed: str | None = None
     while True:

@@ -34,8 +34,15 @@ from healthex_pipeline import duck
 from healthex_pipeline.current import CurrentSpec, current_sql, specs
 from healthex_pipeline.encryption import replace_durably, sweep_stale_temps, temp_path
 from healthex_pipeline.keys import load_master_key
-from healthex_pipeline.serving_store import SCHEMA_BUCKET, bucket_file, replace_users, table_glob
+from healthex_pipeline.serving_store import (
+    BUCKET_DIGITS,
+    SCHEMA_BUCKET,
+    bucket_file,
+    replace_users,
+    table_glob,
+)
 from healthex_pipeline.settings import Settings
+from healthex_pipeline.sof.sql_text import sql_string
 from healthex_pipeline.warehouse import Warehouse
 
 CATALOG_FILE = "catalog.duckdb"
@@ -208,15 +215,28 @@ def user_folders(settings: Settings, user_key: str) -> list[Path]:
 
 
 def _catalog_sql(root: Path) -> str:
-    """The catalog's DDL: one view per built serving table over its bucket files."""
+    """The catalog's DDL: per built serving table, a view over all its bucket files and a macro.
+
+    ``serving.<table>_of(user_key)`` reads only the user's bucket (and the zero-row schema file,
+    for the columns), so one user's read does not open every bucket's footer.
+    """
     statements = [f"CREATE SCHEMA {SCHEMA}"]
+    options = "hive_partitioning = false, union_by_name = true"
     for name in serving_tables():
-        if not bucket_file(root, name, SCHEMA_BUCKET).exists():
+        schema_file = bucket_file(root, name, SCHEMA_BUCKET)
+        if not schema_file.exists():
             continue
-        files = table_glob(root, name).replace("'", "''")
         statements.append(
             f"CREATE VIEW {SCHEMA}.{name} AS SELECT * "
-            f"FROM read_parquet('{files}', hive_partitioning = false, union_by_name = true)"
+            f"FROM read_parquet({sql_string(table_glob(root, name))}, {options})"
+        )
+        prefix, suffix = str(bucket_file(root, name, "\0")).split("\0")
+        bucket = f"left(sha256(user_key_), {BUCKET_DIGITS})"
+        statements.append(
+            f"CREATE MACRO {SCHEMA}.{name}_of(user_key_) AS TABLE SELECT * FROM read_parquet("
+            f"[{sql_string(str(schema_file))}, "
+            f"{sql_string(prefix)} || {bucket} || {sql_string(suffix)}], {options}) "
+            "WHERE user_key = user_key_"
         )
     return ";\n".join(statements) + ";\n"
 

@@ -8,6 +8,11 @@ pseudonym), sorted by ``user_key`` so a reader of one user skips the other row g
 or purging a user rewrites that one bucket (about 1/256 of the users) under the bucket's lock,
 so a purge stays O(bucket), and the old file is replaced, not edited, so no byte of the removed
 rows remains in it.
+
+Every bucket of a table always has a file (zero rows when no user of it has any), so a reader of
+one user opens that bucket's file by name (the catalog's ``<table>_of`` macros): through the
+table's glob one user's timeline cost 123 ms at 100,000 users (every footer opened), by name
+9 ms. DuckDB refuses a path that does not exist, so an emptied bucket keeps its empty file.
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ USER_KEY = "user_key"
 def bucket_of(user_key: str) -> str:
     """The bucket a user's rows live in (stable: derived from the pseudonym alone)."""
     return hashlib.sha256(user_key.encode()).hexdigest()[:BUCKET_DIGITS]
+
+
+def buckets() -> list[str]:
+    """Every bucket name, in order."""
+    return [f"{n:0{BUCKET_DIGITS}x}" for n in range(16**BUCKET_DIGITS)]
 
 
 def bucket_file(root: Path, table: str, bucket: str) -> Path:
@@ -95,6 +105,7 @@ def replace_users(root: Path, table: str, rows_by_user: Mapping[str, pa.Table | 
         with _locked(schema_path.parent):
             if not schema_path.exists() or not pq.read_schema(schema_path).equals(schema):
                 _write(schema_path, schema.empty_table())
+            _fill_buckets(root, table, schema)
     by_bucket: dict[str, list[str]] = defaultdict(list)
     for user_key in rows_by_user:
         by_bucket[bucket_of(user_key)].append(user_key)
@@ -112,12 +123,20 @@ def replace_users(root: Path, table: str, rows_by_user: Mapping[str, pa.Table | 
                 replaced += old.num_rows - kept.num_rows
                 parts.insert(0, kept)
             merged = pa.concat_tables(parts, promote_options="permissive")
-            if merged.num_rows:
-                # A stable sort: each user's rows keep the order they were built in.
-                _write(path, merged.sort_by(USER_KEY))
-            elif path.exists():
-                path.unlink()
+            # A stable sort: each user's rows keep the order they were built in. An emptied
+            # bucket is rewritten with no rows (its file must exist for the per-user readers).
+            _write(path, merged.sort_by(USER_KEY))
     return replaced
+
+
+def _fill_buckets(root: Path, table: str, schema: pa.Schema) -> None:
+    """Give every bucket without a file an empty one (checked each write: a kill may cut it)."""
+    for bucket in buckets():
+        path = bucket_file(root, table, bucket)
+        if not path.exists():
+            with _locked(path.parent):
+                if not path.exists():
+                    _write(path, schema.empty_table())
 
 
 def read_rows(root: Path, table: str, user_key: str) -> pa.Table | None:

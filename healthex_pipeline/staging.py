@@ -19,6 +19,7 @@ import pyarrow as pa
 from healthex_pipeline.encryption import Vault
 from healthex_pipeline.quarantine import ContentError
 from healthex_pipeline.settings import partition_dir
+from healthex_pipeline.sof.sql_text import sql_string
 from healthex_pipeline.transforms import STAGING_SOURCE, staging_fingerprint, staging_views
 
 RESOURCES_COLUMNS = """
@@ -106,15 +107,17 @@ class StagingPartition:
         self.register_resources(con, "partition_resources")
         stats: dict[str, ViewStats] = {}
         for view in views:
+            # The unpacked resource_type is the resource's own resourceType: filtering on it
+            # first keeps each view from parsing every other type's JSON (the view checks again).
+            conditions = [f"resource_type = {sql_string(view.compiled.resource)}"]
             versions = view.compiled.fhir_versions
-            where = (
-                "WHERE fhir_version IN (" + ", ".join(f"'{v}'" for v in versions) + ")"
-                if versions
-                else ""
-            )
+            if versions:
+                conditions.append(
+                    "fhir_version IN (" + ", ".join(sql_string(v) for v in versions) + ")"
+                )
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {STAGING_SOURCE} AS "
-                f"SELECT * FROM partition_resources {where}"
+                f"SELECT * FROM partition_resources WHERE {' AND '.join(conditions)}"
             )
             try:
                 table = con.sql(view.compiled.sql).to_arrow_table()

@@ -117,6 +117,31 @@ def test_serving_serves_current_rows_without_lineage_or_identifier_columns(twice
     )
 
 
+def test_each_tables_user_macro_reads_exactly_the_users_rows(twice: Twice) -> None:
+    """``serving.<table>_of(key)`` opens one bucket; it must equal the view filtered on the key."""
+    user_key = twice.twice.user_key
+    with serving.connect(twice.settings) as con:
+        tables = [
+            name
+            for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'serving'"
+            ).fetchall()
+        ]
+        assert "patient_timeline" in tables and "lab_results" in tables
+        for table in tables:
+            by_macro = con.execute(f"SELECT * FROM serving.{table}_of(?) ORDER BY ALL", [user_key])
+            by_macro_rows = by_macro.fetchall()
+            by_view = con.execute(
+                f"SELECT * FROM serving.{table} WHERE user_key = ? ORDER BY ALL", [user_key]
+            ).fetchall()
+            assert by_macro_rows == by_view, table
+        assert con.execute(
+            "SELECT count(*) FROM serving.lab_results_of('u_not_a_user')"
+        ).fetchall() == [(0,)]
+        labs = con.execute("SELECT count(*) FROM serving.lab_results_of(?)", [user_key])
+        assert labs.fetchall()[0][0] > 0, "the comparison must see rows"
+
+
 def test_the_serving_catalog_is_read_only_and_holds_no_rows(twice: Twice) -> None:
     catalog = serving.catalog_path(twice.settings)
     with serving.connect(twice.settings) as con:

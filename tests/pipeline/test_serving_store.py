@@ -12,6 +12,7 @@ from healthex_pipeline.serving_store import (
     SCHEMA_BUCKET,
     bucket_file,
     bucket_of,
+    buckets,
     read_rows,
     replace_rows,
     replace_users,
@@ -69,7 +70,8 @@ def test_removing_a_user_leaves_no_byte_of_their_rows(tmp_path: Path) -> None:
     stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert b"SECRETALICE" not in stored and alice.encode() not in stored
     assert b"BOBROW" in stored, "the scan must see what the store holds"
-    assert not bucket_file(tmp_path, "timeline", bucket_of(alice)).exists(), "emptied: unlinked"
+    emptied = pq.read_table(bucket_file(tmp_path, "timeline", bucket_of(alice)))
+    assert emptied.num_rows == 0, "an emptied bucket keeps a zero-row file for per-user readers"
 
 
 def test_a_user_without_rows_reads_as_empty_and_removal_is_idempotent(tmp_path: Path) -> None:
@@ -78,7 +80,22 @@ def test_a_user_without_rows_reads_as_empty_and_removal_is_idempotent(tmp_path: 
 
     empty = read_rows(tmp_path, "labs", bob)
     assert empty is not None and empty.num_rows == 0 and empty.column_names == ["code", "n"]
-    assert read_rows(tmp_path, "labs", carol) is None, "no bucket file yet"
+    other = read_rows(tmp_path, "labs", carol)
+    assert other is not None and other.num_rows == 0, "every bucket has a file"
+    assert read_rows(tmp_path, "never_written", carol) is None, "no table, no file"
     assert replace_rows(tmp_path, "labs", carol, None) == 0
     assert replace_rows(tmp_path, "labs", alice, None) == 1
     assert replace_rows(tmp_path, "labs", alice, None) == 0
+
+
+def test_every_bucket_has_a_file_once_a_table_is_written(tmp_path: Path) -> None:
+    alice, _, _ = _keys_sharing_a_bucket()
+    replace_rows(tmp_path, "labs", alice, _rows("AAA", 2))
+    bucket_of_alice = bucket_file(tmp_path, "labs", bucket_of(alice))
+    other = [bucket_file(tmp_path, "labs", b) for b in buckets() if b != bucket_of(alice)]
+
+    assert len(other) == 255 and all(pq.read_table(p).num_rows == 0 for p in other)
+    assert pq.read_table(bucket_of_alice).num_rows == 2
+    other[0].unlink()  # a kill between the schema file and the last empty bucket
+    replace_rows(tmp_path, "labs", alice, _rows("AAA", 1))
+    assert other[0].exists(), "the next write fills it in"
