@@ -51,10 +51,13 @@ pytest: $(VENV)/.synced
 # Benchmarks (bench/README.md); never part of `make test`. BENCH_ARGS=--quick for 100k resources;
 # POPULATION_ARGS="--users 1000 10000" for a smaller population run. The `bench` dependency group (fhiry,
 # matplotlib) is synced here only: `make test` does not need it.
+# The flatten and import benchmarks share one generated population file (a temp dir, removed).
 bench: $(VENV)/.synced
 	$(UV) sync --frozen --quiet --compile-bytecode --group bench
-	$(VENV)/bin/python -m bench.flatten_bench $(BENCH_ARGS)
-	$(VENV)/bin/python -m bench.sof_bench $(BENCH_ARGS)
+	data=$$(mktemp -d) && trap 'rm -rf "$$data"' EXIT && \
+	$(VENV)/bin/python -m bench.flatten_bench --data "$$data" $(BENCH_ARGS) && \
+	$(VENV)/bin/python -m bench.import_bench --data "$$data" $(BENCH_ARGS) && \
+	$(VENV)/bin/python -m bench.sof_bench $(BENCH_ARGS) && \
 	$(VENV)/bin/python -m bench.population_scale $(BENCH_ARGS) $(POPULATION_ARGS)
 
 ui: $(VENV)/.synced

@@ -121,8 +121,8 @@ def _user_dirs(home: Path, user_key: str) -> list[Path]:
 
 
 def _templates(settings: Settings, quick: bool) -> list[Template]:
-    """The template users; ``quick``: one per connector."""
-    chosen = [TEMPLATES[0], *TEMPLATES[-2:]] if quick else TEMPLATES
+    """The template users; ``quick``: the first only (a HealthEx Synthea R4 bundle)."""
+    chosen = TEMPLATES[:1] if quick else TEMPLATES
     templates = []
     for index, (connector, fixture) in enumerate(chosen):
         report = import_files(settings, f"template-{index}", connector, [fixture])
@@ -486,14 +486,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="The pipeline at 1k, 10k and 100k users.")
     parser.add_argument("--users", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--batch", type=int, default=20, help="real users in the batched load")
-    parser.add_argument("--quick", action="store_true", help="100 users, a batch of 3")
+    parser.add_argument(
+        "--quick", action="store_true", help="100 users, one template, a batch of 2"
+    )
     parser.add_argument("--scratch", type=Path, default=None, help="where the homes are made")
     parser.add_argument("--table", type=Path, default=None, help="print a results file's table")
     args = parser.parse_args()
     if args.table:
         print(table(json.loads(args.table.read_text())))
         return
-    sizes, batch = ([100], 3) if args.quick else (_sizes(args.users), args.batch)
+    sizes, batch = ([100], 2) if args.quick else (_sizes(args.users), args.batch)
     stamp = time.strftime("%Y-%m-%d")
     out = RESULTS / f"population-{stamp}{'-quick' if args.quick else ''}.json"
     document: dict[str, Any] = {"machine": describe(), "sizes": []}
