@@ -42,6 +42,7 @@ import hashlib
 import importlib
 import math
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -471,14 +472,20 @@ _IMPORTS = {
 }
 
 
-def _as_rows(rows: Any) -> tuple[int, list[str] | None, list[dict[str, Any]] | None]:
-    """Row count, column names and the rows as dicts (for the fingerprint)."""
+def _as_rows(rows: Any) -> tuple[int, list[str] | None, Iterable[Mapping[str, Any]] | None]:
+    """Row count, column names and the rows as dicts (for the fingerprint).
+
+    Arrow rows are converted a batch at a time: the check must not cost more memory than the
+    flatten it checks (a list of 776k dicts outweighed the ViewDefinition's own peak).
+    """
     if isinstance(rows, int):
         return rows, None, None
     if isinstance(rows, list):
         return len(rows), (list(rows[0]) if rows else view_columns()), rows
     if hasattr(rows, "to_pylist"):  # Arrow
-        return rows.num_rows, list(rows.column_names), rows.select(FINGERPRINT_COLUMNS).to_pylist()
+        selected = rows.select(FINGERPRINT_COLUMNS)
+        records = (r for batch in selected.to_batches(65_536) for r in batch.to_pylist())
+        return rows.num_rows, list(rows.column_names), records
     records = rows[list(FINGERPRINT_COLUMNS)].to_dict("records")  # pandas
     return len(rows), [str(c) for c in rows.columns], records
 
@@ -501,10 +508,13 @@ def run_worker(tool: str, path: Path, bundles: Path | None, total: int, repeat: 
         best = (wall, cpu) if best is None or wall < best[0] else best
         if runs >= repeat:
             break
+    # The worker's peak before the row check (the check's own allocations come after).
+    flatten_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     count, columns, records = _as_rows(rows)
     return {
         "seconds": round(best[0], 4),
         "cpu_seconds_in_process": round(best[1], 4),
+        "flatten_peak_rss_bytes": flatten_peak,
         "runs": runs,
         "rows": count,
         "columns": columns,

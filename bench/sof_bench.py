@@ -253,7 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
     args.results.mkdir(parents=True, exist_ok=True)
-    out = args.results / f"sof-{dt.date.today().isoformat()}.json"
+    # A quick run never replaces a full run's file of the same day.
+    suffix = "-quick" if args.quick else ""
+    out = args.results / f"sof-{dt.date.today().isoformat()}{suffix}.json"
     out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
     for name in ("compiled", "hand_written"):
         side = report[name]

@@ -17,7 +17,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from healthex_pipeline.encryption import replace_durably, sweep_stale_temps, temp_path
+from healthex_pipeline.durable import write_atomically
 from healthex_pipeline.serving import user_dir
 from healthex_pipeline.serving_store import read_rows
 from healthex_pipeline.settings import Settings
@@ -158,16 +158,8 @@ def build_context(settings: Settings, user_key: str) -> dict[str, Any]:
 def write_context(settings: Settings, user_key: str) -> dict[str, int]:
     """Write the user's document next to their serving files; statements per section."""
     document = build_context(settings, user_key)
-    path = context_path(settings, user_key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temps(path.parent, target=path.name)
-    tmp = temp_path(path)
-    try:
-        tmp.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC))
-        replace_durably(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC)
+    write_atomically(context_path(settings, user_key), lambda tmp: tmp.write_bytes(data))
     return {section: len(document[section]) for section in SECTIONS}
 
 

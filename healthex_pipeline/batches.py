@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from healthex_pipeline.definitions import build_defs
 from healthex_pipeline.defs.partitions import partition_key, users
 from healthex_pipeline.runs import (
-    LOCK_WAIT_SECONDS,
     QUIET,
     RunOutcome,
     exclusive,
@@ -62,7 +61,7 @@ def run_batches(
     connector: str,
     max_size: int = 200,
     tags: dict[str, str] | None = None,
-    wait_seconds: float = LOCK_WAIT_SECONDS,
+    wait_seconds: float | None = None,
 ) -> list[RunOutcome]:
     """Run ``partition_pipeline`` then ``serving_job`` over the users, one range a run.
 

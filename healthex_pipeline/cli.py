@@ -40,12 +40,16 @@ def import_command(
     Exit 0 when all input landed, 3 when some input was quarantined, 1 when the run failed.
     """
     from healthex_pipeline.importer import ImportInputError, import_files
+    from healthex_pipeline.runs import PartitionBusyError
 
     try:
         report = import_files(Settings.from_env(), user, connector.value, paths)
     except ImportInputError as exc:
         typer.echo(f"healthex import: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
+    except PartitionBusyError as exc:  # the files stay in the inbox; the next run lands them
+        typer.echo(f"healthex import: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from exc
     for line in report.quarantined:
         typer.echo(f"quarantined: {line}", err=True)
     rows = ", ".join(f"{table} {n}" for table, n in report.rows_by_table.items())
@@ -145,12 +149,16 @@ def disconnect_command(
 ) -> None:
     """Remove one organization's records and print the certificate (exit 0 when verified)."""
     from healthex_pipeline.deletion import UnknownAccountError, disconnect
+    from healthex_pipeline.runs import PartitionBusyError
 
     try:
         certificate = disconnect(Settings.from_env(), user, connector.value, org)
     except UnknownAccountError as exc:
         typer.echo(f"healthex disconnect: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
+    except PartitionBusyError as exc:
+        typer.echo(f"healthex disconnect: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from exc
     sys.stdout.buffer.write(certificate.to_json() + b"\n")
     raise typer.Exit(EXIT_OK if certificate.verified else EXIT_FAILED)
 

@@ -33,7 +33,8 @@ from healthex_pipeline.ai_context import write_context
 from healthex_pipeline.connections import ConnectionStore
 from healthex_pipeline.consent.store import ConsentStore
 from healthex_pipeline.defs.partitions import users
-from healthex_pipeline.encryption import Vault, replace_durably, sweep_stale_temps, temp_path
+from healthex_pipeline.durable import write_atomically
+from healthex_pipeline.encryption import Vault
 from healthex_pipeline.keys import KeyDestroyedError
 from healthex_pipeline.landing import scan
 from healthex_pipeline.landing_store import LandingStore
@@ -422,27 +423,16 @@ def _request_lock(settings: Settings, deletion_id: str) -> Iterator[None]:
         yield
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` whole (a kill leaves the old file or the new one, never half of one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temps(path.parent, target=path.name)
-    tmp = temp_path(path)
-    try:
-        tmp.write_bytes(data)
-        replace_durably(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _save_request(settings: Settings, cert: Certificate) -> None:
-    _write_atomically(_request_path(settings, cert.deletion_id), cert.to_json())
+    data = cert.to_json()
+    write_atomically(_request_path(settings, cert.deletion_id), lambda tmp: tmp.write_bytes(data))
 
 
 def _store_certificate(settings: Settings, cert: Certificate) -> None:
     """Certificates live in the compliance store; they hold pseudonyms, counts and hashes only."""
     certificates = settings.home / "compliance" / "certificates"
-    _write_atomically(certificates / f"{cert.deletion_id}.json", cert.to_json())
+    data = cert.to_json()
+    write_atomically(certificates / f"{cert.deletion_id}.json", lambda tmp: tmp.write_bytes(data))
 
 
 def disconnect(settings: Settings, account_id: str, connector: str, org: str) -> Certificate:

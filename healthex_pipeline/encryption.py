@@ -14,12 +14,7 @@ Two formats, both AES-256-GCM:
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import re
-import shutil
-import time
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +27,7 @@ import pyarrow.parquet.encryption as pe
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from healthex_pipeline.durable import temp_path, write_atomically
 from healthex_pipeline.keys import KeyStore, key_id, load_master_key, split_key_id
 
 SEGMENT = 1 << 20
@@ -41,85 +37,6 @@ _TAG_BYTES = 16
 FINGERPRINT_KEY = b"healthex.inputs"
 # Unwrapped file keys are cached briefly; a purge deletes the files anyway.
 _KEY_CACHE = timedelta(seconds=60)
-
-
-# Temp files carry their writer's pid, so a sweep can tell a killed writer's leftovers (pid gone)
-# from a live write (never touched): ``.<target>.<pid>-<random>.tmp`` (a file or an inbox folder).
-_TEMP = re.compile(r"^\.(?P<target>.+)\.(?:(?P<pid>\d+)-)?[0-9a-f]{8,32}\.(?:tmp|plain)$")
-# A temp without a pid (older code) is stale once it is this old.
-_UNOWNED_TEMP_SECONDS = 600
-
-
-def temp_path(target: Path, suffix: str = "tmp") -> Path:
-    """A hidden sibling of ``target`` to write before renaming over it, owned by this process."""
-    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:16]}.{suffix}")
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process of this id exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def is_stale_temp(path: Path) -> bool:
-    """A temp file or folder whose writer is gone (killed mid-write): safe to remove."""
-    match = _TEMP.match(path.name)
-    if match is None:
-        return False
-    if match["pid"] is not None:
-        return not pid_alive(int(match["pid"]))
-    with contextlib.suppress(FileNotFoundError):
-        return time.time() - path.lstat().st_mtime > _UNOWNED_TEMP_SECONDS
-    return False
-
-
-def sweep_stale_temps(root: Path, target: str | None = None, recursive: bool = True) -> int:
-    """Remove what killed writers left below ``root`` (or beside ``target`` only); returns count.
-
-    A SIGKILL between writing a temp and renaming it leaves the temp; the rename itself is atomic,
-    so the target is either absent, the old file or the new one, never partial.
-    """
-    if not root.is_dir():
-        return 0
-    removed = 0
-    for entry in os.scandir(root):
-        path = Path(entry.path)
-        match = _TEMP.match(entry.name)
-        if match is not None:
-            if (target is None or match["target"] == target) and is_stale_temp(path):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-                removed += 1
-        elif recursive and target is None and entry.is_dir(follow_symlinks=False):
-            removed += sweep_stale_temps(path)
-    return removed
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (a crash after it keeps the new name)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def replace_durably(tmp: Path, target: Path) -> None:
-    """Fsync ``tmp``'s bytes, rename it over ``target`` and fsync the folder."""
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
-    fsync_dir(target.parent)
 
 
 class SealedDataError(Exception):
@@ -166,9 +83,8 @@ class Vault:
         aead = AESGCM(self.keys.data_key(user_key, connector, create=True))
         prefix = os.urandom(_PREFIX_BYTES)
         aad = _aad(user_key, connector, target.name)
-        sweep_stale_temps(target.parent, target=target.name)
-        tmp = temp_path(target)
-        try:
+
+        def write(tmp: Path) -> None:
             with source.open("rb") as src, tmp.open("wb") as dst:
                 dst.write(_MAGIC + prefix)
                 index, chunk = 0, src.read(SEGMENT)
@@ -182,10 +98,8 @@ class Vault:
                         break
                     index, chunk = index + 1, following
             tmp.chmod(0o444)
-            replace_durably(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+
+        write_atomically(target, write)
 
     def seal_bytes(self, data: bytes, target: Path, user_key: str, connector: str) -> None:
         """Encrypt a small document (a manifest) into ``target`` atomically."""
@@ -247,15 +161,12 @@ class Vault:
             cache_lifetime=_KEY_CACHE,
         )
         properties = self._factory.file_encryption_properties(self._kms, config)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sweep_stale_temps(path.parent, target=path.name)
-        tmp = temp_path(path)
-        try:
-            pq.write_table(table, tmp, compression="zstd", encryption_properties=properties)
-            replace_durably(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomically(
+            path,
+            lambda tmp: pq.write_table(
+                table, tmp, compression="zstd", encryption_properties=properties
+            ),
+        )
 
     def _decryption(self) -> Any:  # pyarrow's FileDecryptionProperties, not exported for typing
         config = pe.DecryptionConfiguration(cache_lifetime=_KEY_CACHE)

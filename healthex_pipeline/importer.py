@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from healthex_pipeline.ai_context import context_path
-from healthex_pipeline.encryption import sweep_stale_temps
+from healthex_pipeline.durable import sweep_stale_temps
 from healthex_pipeline.quarantine import TABLE as QUARANTINE_TABLE
 from healthex_pipeline.raw_zone import InboxFile, RawPartition, sha256_file
 from healthex_pipeline.registry import PseudonymRegistry

@@ -8,7 +8,7 @@ manifest exists nothing downstream treats the delivery as received.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import duckdb
@@ -41,6 +41,15 @@ class IngestResult:
     outcomes_skipped: int = 0
     resources_by_type: Counter[str] = field(default_factory=Counter)
     quarantined: int = 0
+
+    def add(self, other: IngestResult) -> None:
+        """Sum another partition's counts into these (a batch run reports its totals)."""
+        for item in fields(self):
+            mine, theirs = getattr(self, item.name), getattr(other, item.name)
+            if isinstance(mine, Counter):
+                mine.update(theirs)
+            else:
+                setattr(self, item.name, mine + theirs)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ caps vendor calls of all connectors together.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +30,13 @@ from typing import Any
 
 import yaml
 
+from healthex_pipeline.durable import write_atomically
+
 POSTGRES_URL_ENV = "HEALTHEX_DAGSTER_POSTGRES_URL"
 MAX_RUNS_ENV = "HEALTHEX_MAX_CONCURRENT_RUNS"
 RUNS_PER_CONNECTOR_ENV = "HEALTHEX_RUNS_PER_CONNECTOR"
 VENDOR_POOL_LIMIT_ENV = "HEALTHEX_VENDOR_POOL_LIMIT"
+LOCK_WAIT_ENV = "HEALTHEX_LOCK_WAIT_SECONDS"
 
 VENDOR_POOL = "vendor_api"
 """The pool of every step that calls a vendor API (Fasten downloads, the daily refresh)."""
@@ -51,6 +53,9 @@ class InstanceConfig:
     max_concurrent_runs: int = 4
     runs_per_connector: int = 2
     vendor_pool_limit: int = 2
+    lock_wait_seconds: int = 600
+    """How long an in-process run waits for its partition's lock before it is refused (the one
+    limit here that is not in ``dagster.yaml``: the CLI's runs never go through the queue)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> InstanceConfig:
@@ -62,6 +67,7 @@ class InstanceConfig:
             max_concurrent_runs=_positive(env, MAX_RUNS_ENV, default.max_concurrent_runs),
             runs_per_connector=_positive(env, RUNS_PER_CONNECTOR_ENV, default.runs_per_connector),
             vendor_pool_limit=_positive(env, VENDOR_POOL_LIMIT_ENV, default.vendor_pool_limit),
+            lock_wait_seconds=_positive(env, LOCK_WAIT_ENV, default.lock_wait_seconds),
         )
 
     def document(self) -> dict[str, Any]:
@@ -105,10 +111,7 @@ def write_instance_config(config: InstanceConfig, dagster_home: Path) -> bool:
     text = config.render()
     if path.exists() and path.read_text() == text:
         return False
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".dagster.yaml.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: tmp.write_text(text))
     return True
 
 

@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-from healthex_pipeline.encryption import Vault, fsync_dir, sweep_stale_temps, temp_path
+from healthex_pipeline.durable import fsync_dir, sweep_stale_temps, temp_path
+from healthex_pipeline.encryption import Vault
 from healthex_pipeline.settings import Settings, partition_dir
 
 _CHUNK = 1 << 20

@@ -45,8 +45,6 @@ class RunOutcome:
     success: bool
 
 
-LOCK_WAIT_SECONDS = 600.0
-"""How long a run waits for another run of its partition to finish before it is refused."""
 IN_PROCESS_TAG = "healthex/in_process"
 """On runs this module executes in-process (outside the run queue), holding the lock; the value
 names the host and home whose locks they hold (``lock_scope``), since a PostgreSQL instance
@@ -85,7 +83,7 @@ def instance_for(settings: Settings) -> dg.DagsterInstance:
     settings.ensure()
     if settings.instance.postgres and not os.environ.get(POSTGRES_URL_ENV):
         raise RuntimeError(f"the Dagster instance is on PostgreSQL but {POSTGRES_URL_ENV} is unset")
-    with file_lock(settings, "instance", LOCK_WAIT_SECONDS) as acquired:
+    with file_lock(settings, "instance", settings.instance.lock_wait_seconds) as acquired:
         if not acquired:
             raise RuntimeError("the Dagster instance stayed locked by another process")
         repair_event_index(settings)
@@ -113,9 +111,13 @@ def repair_event_index(settings: Settings) -> bool:
 
 
 @contextmanager
-def exclusive(settings: Settings, name: str, wait_seconds: float) -> Iterator[None]:
-    """Hold the lock ``name`` (a partition key) for a run; wait for it, then refuse."""
-    with file_lock(settings, f"partition={name}", wait_seconds) as acquired:
+def exclusive(settings: Settings, name: str, wait_seconds: float | None = None) -> Iterator[None]:
+    """Hold the lock ``name`` (a partition key) for a run; wait for it, then refuse.
+
+    The wait defaults to ``HEALTHEX_LOCK_WAIT_SECONDS`` (600).
+    """
+    wait = settings.instance.lock_wait_seconds if wait_seconds is None else wait_seconds
+    with file_lock(settings, f"partition={name}", wait) as acquired:
         if not acquired:
             raise PartitionBusyError(
                 f"partition {name} already has a run in progress; try again once it has finished"
@@ -160,7 +162,7 @@ def run_partition(
     connector: str,
     tags: dict[str, str] | None = None,
     serve: bool = True,
-    wait_seconds: float = LOCK_WAIT_SECONDS,
+    wait_seconds: float | None = None,
 ) -> RunOutcome:
     """Register the user's partition if new and run the partition pipeline for it.
 
@@ -196,7 +198,7 @@ def run_serving(
     settings: Settings,
     user_key: str,
     tags: dict[str, str] | None = None,
-    wait_seconds: float = LOCK_WAIT_SECONDS,
+    wait_seconds: float | None = None,
 ) -> RunOutcome:
     """Rebuild one user's serving tables and AI context (what the automation sensor would do).
 

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from healthex_pipeline import duck
 from healthex_pipeline.current import CurrentSpec, current_sql, specs
-from healthex_pipeline.encryption import replace_durably, sweep_stale_temps, temp_path
+from healthex_pipeline.durable import write_atomically
 from healthex_pipeline.keys import load_master_key
 from healthex_pipeline.serving_store import (
     BUCKET_DIGITS,
@@ -254,21 +254,15 @@ def write_catalog(settings: Settings) -> Path:
     digest = hashlib.sha256(ddl.encode()).hexdigest()
     if path.exists() and stamp.exists() and stamp.read_text() == digest:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temps(path.parent, recursive=False)
-    tmp = temp_path(path)
-    try:
+
+    def write(tmp: Path) -> None:
         with duckdb.connect(str(tmp)) as con:
             con.execute(ddl)
         os.chmod(tmp, 0o444)
-        replace_durably(tmp, path)
-        # The stamp is written after the catalog, so a kill between them only rewrites it again.
-        stamp_tmp = temp_path(stamp)
-        stamp_tmp.write_text(digest)
-        replace_durably(stamp_tmp, stamp)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    write_atomically(path, write)
+    # The stamp is written after the catalog, so a kill between them only rewrites it again.
+    write_atomically(stamp, lambda tmp: tmp.write_text(digest))
     return path
 
 

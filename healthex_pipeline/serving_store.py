@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from healthex_pipeline.encryption import replace_durably, sweep_stale_temps, temp_path
+from healthex_pipeline.durable import write_atomically
 
 DATA_FILE = "data.parquet"
 BUCKET_DIGITS = 2
@@ -73,14 +73,7 @@ def _locked(directory: Path) -> Iterator[None]:
 
 def _write(path: Path, table: pa.Table) -> None:
     """Replace ``path`` atomically (a reader sees the old file or the new one)."""
-    sweep_stale_temps(path.parent, target=path.name)
-    tmp = temp_path(path)
-    try:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP)
-        replace_durably(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda tmp: pq.write_table(table, tmp, row_group_size=ROW_GROUP))
 
 
 def _with_user(rows: pa.Table, user_key: str) -> pa.Table:

@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from healthex_pipeline.current import current_sql, specs
-from healthex_pipeline.encryption import Vault, replace_durably, sweep_stale_temps, temp_path
+from healthex_pipeline.durable import write_atomically
+from healthex_pipeline.encryption import Vault
 from healthex_pipeline.settings import Settings, partition_dir
 
 DATA_FILE = "data.parquet"
@@ -24,15 +25,7 @@ SCHEMA_FILE = "_schema.parquet"
 
 def _write_schema(path: Path, schema: pa.Schema) -> None:
     """The plaintext zero-row schema file, replaced atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temps(path.parent, target=path.name)
-    tmp = temp_path(path)
-    try:
-        pq.write_table(schema.remove_metadata().empty_table(), tmp)
-        replace_durably(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda tmp: pq.write_table(schema.remove_metadata().empty_table(), tmp))
 
 
 class Warehouse:

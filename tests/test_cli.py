@@ -9,14 +9,21 @@ from pathlib import Path
 
 import orjson
 
+from healthex_pipeline.registry import PseudonymRegistry
+from healthex_pipeline.runs import exclusive
+from healthex_pipeline.settings import Settings
 from tests.support.fixture_sets import fixture_dir
 
 HEALTHEX = str(Path(sys.executable).parent / "healthex")
 
 
-def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HEALTHEX_HOME": str(home)}
-    return subprocess.run([HEALTHEX, *args], env=env, capture_output=True, text=True, timeout=600)
+def _run(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "HEALTHEX_HOME": str(home), **(env or {})}
+    return subprocess.run(
+        [HEALTHEX, *args], env=environ, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_import_then_sql_counts_the_labs_the_raw_files_hold(tmp_path: Path) -> None:
@@ -83,3 +90,27 @@ def test_delete_prints_a_verified_certificate_without_the_account(tmp_path: Path
     assert certificate["verified"] is True and certificate["whole_user"] is True
     assert "acct-del-7" not in deleted.stdout + deleted.stderr
     assert again.returncode == 2
+
+
+def test_import_into_a_busy_partition_exits_1_with_a_message_and_lands_later(
+    tmp_path: Path,
+) -> None:
+    """Another run of the partition holds its lock: refused without a traceback or PHI."""
+    bundle = next(fixture_dir("synthea-dstu2").glob("*.json"))
+    settings = Settings(home=tmp_path)
+    settings.ensure()
+    user_key = PseudonymRegistry(settings.registry_path).user_key("acct-busy-7")
+    partition = f"healthex|{user_key}"
+    command = ("import", "--user", "acct-busy-7", "--connector", "healthex", str(bundle))
+
+    with exclusive(settings, partition, wait_seconds=0):
+        refused = _run(tmp_path, *command, env={"HEALTHEX_LOCK_WAIT_SECONDS": "1"})
+    landed = _run(tmp_path, *command)
+
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.strip().endswith(
+        f"healthex import: partition {partition} already has a run in progress; "
+        "try again once it has finished"
+    )
+    assert "Traceback" not in refused.stderr and "acct-busy-7" not in refused.stderr
+    assert landed.returncode == 0, landed.stderr

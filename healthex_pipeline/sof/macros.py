@@ -11,6 +11,8 @@ connection (``install_macros``) before a compiled view runs.
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 _INT = "('BIGINT', 'UBIGINT')"
@@ -323,7 +325,29 @@ MACROS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create (or replace) the compiler's temporary macros on ``con``; safe to call repeatedly."""
-    for name, params, body in MACROS:
-        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}({params}) AS {body}")
+_CALL = re.compile(r"\b(sof_[a-z_]+)\(")
+
+
+def _called(sql: str) -> set[str]:
+    """The macros ``sql`` calls, directly or through other macros."""
+    needed = set(_CALL.findall(sql))
+    for name, _, body in reversed(MACROS):  # dependency order: callers come after callees
+        if name in needed:
+            needed.update(_CALL.findall(body))
+    return needed
+
+
+def install_macros(con: duckdb.DuckDBPyConnection, used_by: str | None = None) -> None:
+    """Create (or replace) the compiler's temporary macros on ``con``; safe to call repeatedly.
+
+    With ``used_by`` (SQL text), only the macros it needs: creating all of them takes longer
+    than sampling the input, a cost a one-off run pays in full.
+    """
+    needed = None if used_by is None else _called(used_by)
+    statements = [
+        f"CREATE OR REPLACE TEMP MACRO {name}({params}) AS {body}"
+        for name, params, body in MACROS
+        if needed is None or name in needed
+    ]
+    if statements:
+        con.execute(";\n".join(statements))

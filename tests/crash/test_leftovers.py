@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from healthex_pipeline.encryption import sweep_stale_temps, temp_path
+from healthex_pipeline.durable import sweep_stale_temps, temp_path
 from healthex_pipeline.raw_zone import InboxFile, RawPartition
 from healthex_pipeline.runs import repair_event_index
 from healthex_pipeline.settings import Settings

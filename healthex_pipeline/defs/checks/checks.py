@@ -5,6 +5,7 @@ annotation by identity, which a postponed (string) annotation fails.
 """
 
 from collections import Counter
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
@@ -45,64 +46,71 @@ def _per_rule(counts: list[dict[str, int]]) -> dict[str, int]:
     return dict(total)
 
 
-def _contract_check(model: Model) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=model.name,
-        name="contract",
-        blocking=True,
-        description=f"Every landed row of `{model.name}` passes its contract's error-level rules.",
+def _contract_checks(model: Model) -> dg.AssetChecksDefinition:
+    """Both contract checks of a table from one validation of each landed file.
+
+    ``contract`` blocks on error-level rules; ``contract_warnings`` (WARN) counts the rows failing
+    each warn-level rule, which land regardless.
+    """
+    contract = dg.AssetCheckKey(dg.AssetKey(model.name), "contract")
+    warnings = dg.AssetCheckKey(dg.AssetKey(model.name), "contract_warnings")
+
+    @dg.multi_asset_check(
+        name=f"{model.name}_contract_checks",
+        specs=[
+            dg.AssetCheckSpec(
+                contract.name,
+                asset=model.name,
+                blocking=True,
+                description=(
+                    f"Every landed row of `{model.name}` passes its contract's error-level rules."
+                ),
+            ),
+            dg.AssetCheckSpec(
+                warnings.name,
+                asset=model.name,
+                description=f"Counts landed rows of `{model.name}` per warn-level contract rule.",
+            ),
+        ],
     )
-    def _check(
+    def _checks(
         context: dg.AssetCheckExecutionContext, storage: PipelineStorage
-    ) -> dg.AssetCheckResult:
+    ) -> Iterator[dg.AssetCheckResult]:
         reports, missing = _reports(context, storage, model.name)
         if missing:
-            return dg.AssetCheckResult(
-                passed=False, metadata={"reason": "no file landed", "partitions": missing}
+            lost = {"reason": "no file landed", "partitions": missing}
+            yield dg.AssetCheckResult(check_name=contract.name, passed=False, metadata=lost)
+            yield dg.AssetCheckResult(
+                check_name=warnings.name,
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata=lost,
             )
+            return
+        rows = sum(r.rows for r in reports)
         failing = sum(r.failing_rows for r in reports)
-        return dg.AssetCheckResult(
+        yield dg.AssetCheckResult(
+            check_name=contract.name,
             passed=failing == 0,
             metadata={
-                "rows": sum(r.rows for r in reports),
+                "rows": rows,
                 "failing_rows": failing,
                 "failures": dg.MetadataValue.json(_per_rule([r.failures for r in reports])),
             },
         )
-
-    return _check
-
-
-def _warnings_check(model: Model) -> dg.AssetChecksDefinition:
-    """A WARN check: how many landed rows fail each warn-level rule (they land regardless)."""
-
-    @dg.asset_check(
-        asset=model.name,
-        name="contract_warnings",
-        description=f"Counts landed rows of `{model.name}` per warn-level contract rule.",
-    )
-    def _check(
-        context: dg.AssetCheckExecutionContext, storage: PipelineStorage
-    ) -> dg.AssetCheckResult:
-        reports, missing = _reports(context, storage, model.name)
-        if missing:
-            return dg.AssetCheckResult(
-                passed=False,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"reason": "no file landed", "partitions": missing},
-            )
         warning_rows = sum(r.warning_rows for r in reports)
-        return dg.AssetCheckResult(
+        yield dg.AssetCheckResult(
+            check_name=warnings.name,
             passed=warning_rows == 0,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
-                "rows": sum(r.rows for r in reports),
+                "rows": rows,
                 "warning_rows": warning_rows,
                 "warnings": dg.MetadataValue.json(_per_rule([r.warnings for r in reports])),
             },
         )
 
-    return _check
+    return _checks
 
 
 def _quarantine_check(asset: str, files: str) -> dg.AssetChecksDefinition:
@@ -147,7 +155,6 @@ def _quarantine_check(asset: str, files: str) -> dg.AssetChecksDefinition:
 
 asset_checks = [
     _quarantine_check("raw_fhir", "ingest-*.parquet"),
-    *(_contract_check(model) for model in models()),
-    *(_warnings_check(model) for model in models()),
+    *(_contract_checks(model) for model in models()),
     *(_quarantine_check(model.name, f"curated-{model.name}.parquet") for model in models()),
 ]

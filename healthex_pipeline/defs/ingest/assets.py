@@ -15,14 +15,6 @@ from healthex_pipeline.ingest import IngestResult, ingest_pending
 from healthex_pipeline.instance_config import VENDOR_POOL
 
 
-def _add(total: IngestResult, one: IngestResult) -> None:
-    """Sum a partition's counts into a batch run's (the metadata of a batch is its totals)."""
-    for name in ("deliveries", "new_deliveries", "objects", "bytes", "outcomes_skipped"):
-        setattr(total, name, getattr(total, name) + getattr(one, name))
-    total.quarantined += one.quarantined
-    total.resources_by_type.update(one.resources_by_type)
-
-
 @dg.asset(
     partitions_def=user_connector,
     backfill_policy=BATCHED,
@@ -49,7 +41,7 @@ def raw_fhir(
                 one = fetch_fasten_downloads(fasten, connections, stores.raw, ctx.user_key)
                 fetched.staged += one.staged
                 fetched.failed.extend(one.failed)
-            _add(result, ingest_pending(con, stores, ctx, storage.limits))
+            result.add(ingest_pending(con, stores, ctx, storage.limits))
     context.log.info(
         f"landed {result.deliveries} deliveries ({result.new_deliveries} new), "
         f"{result.objects} objects, {result.quarantined} inputs quarantined "
