@@ -10,17 +10,24 @@ Both are encrypted under the partition's data key, like every per-partition file
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from healthex_pipeline.encryption import Vault
 from healthex_pipeline.quarantine import ContentError
 from healthex_pipeline.settings import partition_dir
 from healthex_pipeline.sof.sql_text import sql_string
-from healthex_pipeline.transforms import STAGING_SOURCE, staging_fingerprint, staging_views
+from healthex_pipeline.transforms import (
+    BATCH_COLUMN,
+    STAGING_SOURCE,
+    staging_fingerprint,
+    staging_views,
+)
 
 RESOURCES_COLUMNS = """
     raw_sha256 VARCHAR, locator VARCHAR, full_url VARCHAR, fhir_version VARCHAR,
@@ -91,6 +98,9 @@ class StagingPartition:
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({RESOURCES_COLUMNS})")
 
+    def write_view(self, view: str, rows: pa.Table, fingerprint: str) -> None:
+        self._write(self.view_file(view), rows, fingerprint)
+
     def _write(self, path: Path, table: pa.Table, fingerprint: str | None = None) -> None:
         self.vault.write_parquet(path, table, self.user_key, self.connector, fingerprint)
 
@@ -98,34 +108,74 @@ class StagingPartition:
         names = "\n".join(f.stem for f in self.resource_files())
         return hashlib.sha256(f"{staging_fingerprint()}\n{names}".encode()).hexdigest()
 
-    def build_views(self, con: duckdb.DuckDBPyConnection) -> dict[str, ViewStats] | None:
-        """Run every staging view; None when nothing changed since the last build."""
-        fingerprint = self.fingerprint()
-        views = staging_views()
-        if all(self.view_fingerprint(v.name) == fingerprint for v in views):
-            return None
-        self.register_resources(con, "partition_resources")
-        stats: dict[str, ViewStats] = {}
-        for view in views:
-            # The unpacked resource_type is the resource's own resourceType: filtering on it
-            # first keeps each view from parsing every other type's JSON (the view checks again).
-            conditions = [f"resource_type = {sql_string(view.compiled.resource)}"]
-            versions = view.compiled.fhir_versions
-            if versions:
-                conditions.append(
-                    "fhir_version IN (" + ", ".join(sql_string(v) for v in versions) + ")"
-                )
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {STAGING_SOURCE} AS "
-                f"SELECT * FROM partition_resources WHERE {' AND '.join(conditions)}"
+
+def _batch_resources(
+    con: duckdb.DuckDBPyConnection, partitions: Sequence[StagingPartition]
+) -> None:
+    """The partitions' unpacked resources as one relation, each row tagged with its partition."""
+    tables = []
+    for index, partition in enumerate(partitions):
+        files = partition.resource_files()
+        if files:
+            table = partition.vault.read_many(files)
+            tables.append(
+                table.append_column(BATCH_COLUMN, pa.array([index] * table.num_rows, pa.int32()))
             )
-            try:
-                table = con.sql(view.compiled.sql).to_arrow_table()
-            except duckdb.Error as exc:
-                raise ContentError(
-                    view.compiled.resource, f"staging view {view.name}", exc
-                ) from None
-            self._write(self.view_file(view.name), table, fingerprint)
-            errors = table.column("_cast_errors").to_pylist()
-            stats[view.name] = ViewStats(table.num_rows, sum(1 for e in errors if e))
+    if tables:
+        con.register("batch_resources_arrow", pa.concat_tables(tables))
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW batch_resources AS "
+            "SELECT * REPLACE (resource::JSON AS resource) FROM batch_resources_arrow"
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE batch_resources ({RESOURCES_COLUMNS}, "
+            f"{BATCH_COLUMN} INTEGER)"
+        )
+
+
+def build_views(
+    con: duckdb.DuckDBPyConnection, partitions: Sequence[StagingPartition]
+) -> list[dict[str, ViewStats] | None]:
+    """Run every staging view over the partitions; per partition, None when nothing changed.
+
+    Each view runs once over every changed partition's resources together (a batch run's
+    users cost one statement a view, not one a view and user); its rows are then split by
+    partition and written to each partition's file, under that partition's key.
+    """
+    views = staging_views()
+    fingerprints = [p.fingerprint() for p in partitions]
+    changed = [
+        (index, partition)
+        for index, (partition, fingerprint) in enumerate(zip(partitions, fingerprints, strict=True))
+        if not all(partition.view_fingerprint(v.name) == fingerprint for v in views)
+    ]
+    stats: list[dict[str, ViewStats] | None] = [None] * len(partitions)
+    if not changed:
         return stats
+    _batch_resources(con, [partition for _, partition in changed])
+    for index, _ in changed:
+        stats[index] = {}
+    for view in views:
+        # The unpacked resource_type is the resource's own resourceType: filtering on it
+        # first keeps each view from parsing every other type's JSON (the view checks again).
+        conditions = [f"resource_type = {sql_string(view.compiled.resource)}"]
+        versions = view.compiled.fhir_versions
+        if versions:
+            conditions.append("fhir_version IN (" + ", ".join(map(sql_string, versions)) + ")")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {STAGING_SOURCE} AS "
+            f"SELECT * FROM batch_resources WHERE {' AND '.join(conditions)}"
+        )
+        try:
+            table = con.sql(view.compiled.sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise ContentError(view.compiled.resource, f"staging view {view.name}", exc) from None
+        for position, (index, partition) in enumerate(changed):
+            rows = table.filter(pc.field(BATCH_COLUMN) == position).drop_columns([BATCH_COLUMN])
+            partition.write_view(view.name, rows, fingerprints[index])
+            errors = rows.column("_cast_errors").to_pylist()
+            view_stats = stats[index]
+            assert view_stats is not None
+            view_stats[view.name] = ViewStats(rows.num_rows, sum(1 for e in errors if e))
+    return stats

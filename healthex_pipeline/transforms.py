@@ -25,6 +25,9 @@ MACROS_FILE = TRANSFORMS_DIR / "macros.sql"
 
 # Columns of the unpacked-resources relation that every staging row carries along.
 PASSTHROUGH: tuple[str, ...] = ("raw_sha256", "locator", "full_url", "fhir_version", "resource_id")
+BATCH_COLUMN = "batch_partition"
+"""Which partition of a batch a resource came from: views run once over a batch's partitions,
+carry it through and are split on it (it is never written)."""
 STAGING_SOURCE = "resources_for_view"
 # Relations a model may read besides staging views.
 MODEL_INPUTS: frozenset[str] = frozenset(
@@ -64,7 +67,9 @@ def staging_views() -> tuple[StagingView, ...]:
     for path in sorted(VIEWS_DIR.glob("*.json")):
         data = path.read_bytes()
         view = orjson.loads(data)
-        compiled = compile_view(view, source=STAGING_SOURCE, passthrough=PASSTHROUGH)
+        compiled = compile_view(
+            view, source=STAGING_SOURCE, passthrough=(*PASSTHROUGH, BATCH_COLUMN)
+        )
         views.append(StagingView(name=path.stem, compiled=compiled, text_hash=_hash(data)))
     return tuple(views)
 

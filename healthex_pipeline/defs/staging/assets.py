@@ -12,6 +12,7 @@ from healthex_pipeline import duck
 from healthex_pipeline.defs.ingest.assets import raw_fhir
 from healthex_pipeline.defs.partitions import BATCHED, partition_contexts, user_connector
 from healthex_pipeline.defs.resources import PipelineStorage
+from healthex_pipeline.staging import build_views
 from healthex_pipeline.transforms import VIEWS_DIR, staging_views
 
 
@@ -38,13 +39,15 @@ def staging_key(view: str) -> dg.AssetKey:
 def staging(
     context: dg.AssetExecutionContext, storage: PipelineStorage
 ) -> Iterator[dg.MaterializeResult]:
-    """Run every staging view over each partition's unpacked resources."""
+    """Run every staging view once over the run's partitions, written per partition."""
     rows: Counter[str] = Counter()
     cast_errors: Counter[str] = Counter()
     rebuilt = 0
+    partitions = [
+        storage.stores(ctx.user_key, ctx.connector).staging for ctx in partition_contexts(context)
+    ]
     with duck.connect() as con:
-        for ctx in partition_contexts(context):
-            stats = storage.stores(ctx.user_key, ctx.connector).staging.build_views(con)
+        for stats in build_views(con, partitions):
             if stats is None:
                 continue
             rebuilt += 1
