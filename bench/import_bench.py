@@ -100,7 +100,7 @@ def table(report: Mapping[str, Any]) -> str:
         lines.append(
             f"| {r['resources']:,} | {r['ndjson_bytes'] / 1e6:,.0f} | {r['wall_seconds']:,.1f} | "
             + (f"{r['resources_per_s']:,} | {r['mb_per_s']} | " if r["ok"] else "failed | | ")
-            + f"{r['peak_rss_bytes'] / (1 << 30):.2f} GB | "
+            + f"{r['peak_rss_bytes'] / 1e9:.2f} GB | "
             + (f"{rows:,} | " if rows is not None else " | ")
             + f"{r['home_bytes'] / 1e6:,.0f} MB |"
         )
