@@ -26,24 +26,13 @@ import orjson
 from bench import machine
 from bench.flatten_bench import RESULTS, ROOT, Inputs, run_monitored
 from bench.plots import grouped_bars
+from healthex_pipeline.transforms import models
 
 SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (10_000,)
 TARGET_RESOURCES_PER_S = 100_000
 # Only row counts are printed: the CLI's summary line (counts, the partition's pseudonym).
-_CURATED = frozenset(
-    {
-        "allergies",
-        "clinical_notes",
-        "conditions",
-        "encounters",
-        "immunizations",
-        "lab_results",
-        "medications",
-        "patients",
-        "procedures",
-    }
-)
+_CURATED = frozenset(model.name for model in models())
 
 
 def _rows(summary: str) -> dict[str, int]:
